@@ -1,0 +1,45 @@
+"""Each player's update rule is an optax transformation chosen in config.
+
+The solver decides the game structure (simultaneous, alternating, K-beam); the transformation decides
+how one player turns its gradient into a step. Every player *minimises its own loss*, so the follower
+of a zero-sum game gets the gradient of -f and these transformations never see a sign flip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import optax
+
+SCHEDULES = ("constant", "inv_sqrt")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def learning_rate(lr: float, schedule: str) -> optax.ScalarOrSchedule:
+    """`constant`: lr. `inv_sqrt`: lr / sqrt(t) with t = 1, 2, ... (the K-beam paper's step size)."""
+    if schedule == "constant":
+        return lr
+    if schedule == "inv_sqrt":
+        # optax counts updates from 0, the paper counts iterations from 1
+        return lambda count: lr / jnp.sqrt(count + 1.0)
+    raise ValueError(f"unknown schedule {schedule!r}; allowed: {', '.join(SCHEDULES)}")
+
+
+def make_optimizer(cfg: Any) -> optax.GradientTransformation:
+    """Build a player's optax transformation from its config (name, lr, schedule, momentum, b1, b2)."""
+    name = str(getattr(cfg.name, "name", cfg.name))  # accepts a plain string or an Enum member
+    schedule = str(getattr(cfg.schedule, "name", cfg.schedule))
+    lr = learning_rate(float(cfg.lr), schedule)
+    if name == "sgd":
+        return optax.sgd(lr)
+    if name == "momentum":
+        return optax.sgd(lr, momentum=float(cfg.momentum))
+    if name == "adam":
+        return optax.adam(lr, b1=float(cfg.b1), b2=float(cfg.b2))
+    raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}")
+
+
+def paper_sgd(lr: float = 0.1) -> optax.GradientTransformation:
+    """Plain gradient steps of size lr / sqrt(t): the K-beam paper's protocol for the surfaces."""
+    return optax.sgd(learning_rate(lr, "inv_sqrt"))

@@ -1,0 +1,25 @@
+"""Problem registry: a config's `name` picks the factory that builds the `Problem`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gamebench.problems.base import Problem, Solution, follower_loss
+from gamebench.problems.surfaces import SURFACES, make_surface
+
+
+def _surface_from_config(cfg: Any) -> Problem:
+    return make_surface(cfg.name, dim=cfg.dim, init_radius=cfg.init_radius, phi_grid=cfg.phi_grid)
+
+
+# name -> factory(config) -> Problem. A new problem is one factory here and one configs/problem/*.yaml.
+PROBLEMS: dict[str, Callable[[Any], Problem]] = {name: _surface_from_config for name in SURFACES}
+
+
+def make_problem(cfg: Any) -> Problem:
+    if cfg.name not in PROBLEMS:
+        raise ValueError(f"unknown problem {cfg.name!r}; allowed: {', '.join(sorted(PROBLEMS))}")
+    return PROBLEMS[cfg.name](cfg)
+
+
+__all__ = ["PROBLEMS", "Problem", "Solution", "follower_loss", "make_problem", "make_surface"]

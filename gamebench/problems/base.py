@@ -1,0 +1,83 @@
+"""The `Problem` record: a game as data plus pure functions.
+
+Players are `u` (the leader, minimises `f`) and `v` (the follower). Both players *minimise their
+own loss*: the follower's loss is `g` when given (bilevel and general-sum games) and `-f`
+otherwise (zero-sum minimax). That sign flip lives in `follower_loss` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+Params = Any  # a pytree of arrays
+Batch = Any  # whatever `sample_batch` returns; None for deterministic games
+
+
+def identity(x: Params) -> Params:
+    return x
+
+
+def no_batch(key: Array) -> None:
+    del key
+    return None
+
+
+def no_metrics(u: Params, v: Params) -> dict[str, Array]:
+    del u, v
+    return {}
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The known minimax answer, as data.
+
+    points: (m, dim_u) float array, the leader's minimax set (or a finite set that represents it).
+    value: phi(u*) = min_u max_v f(u, v), the minimax value.
+    """
+
+    points: np.ndarray
+    value: float
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A two-player game min_u max_v f(u, v) (or bilevel, when `g` is given).
+
+    Frozen and compared by identity: a Problem is closed over by compiled functions, never traced.
+    """
+
+    name: str
+    f: Callable[[Params, Params, Batch], Array]  # leader's loss, scalar
+    init_u: Callable[[Array], Params]  # key -> initial u
+    init_v: Callable[[Array], Params]  # key -> one initial follower candidate
+    g: Callable[[Params, Params, Batch], Array] | None = None  # follower's own loss; None: g = -f
+    project_u: Callable[[Params], Params] = identity  # applied after every u update
+    project_v: Callable[[Params], Params] = identity  # applied after every v update
+    sample_batch: Callable[[Array], Batch] = no_batch  # drawn inside the compiled loop
+    metrics: Callable[[Params, Params], dict[str, Array]] = no_metrics  # extra cheap scalars
+    worst_case: Callable[[Params], Array] | None = None  # phi(u) = max_v f(u, v), if computable
+    solution: Solution | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # plotting hints (box, dims), not traced
+
+
+def follower_loss(problem: Problem) -> Callable[[Params, Params, Batch], Array]:
+    """The loss the follower minimises: `g`, or `-f` for a zero-sum game."""
+    if problem.g is not None:
+        return problem.g
+    f = problem.f
+    return lambda u, v, batch: -f(u, v, batch)
+
+
+def box_projection(bound: float) -> Callable[[Params], Params]:
+    """Euclidean projection onto the box [-bound, bound]^n, leaf by leaf."""
+    return lambda x: jax.tree.map(lambda a: jnp.clip(a, -bound, bound), x)
+
+
+def uniform_init(shape: tuple[int, ...], radius: float) -> Callable[[Array], Array]:
+    return lambda key: jax.random.uniform(key, shape, minval=-radius, maxval=radius)

@@ -1,0 +1,116 @@
+"""The 2D test surfaces of the K-beam paper (Hamm & Noh, ICML 2018, Sec. 5.1), as n-dimensional games.
+
+Each surface is a scalar payoff s(u, v) on the box [-0.5, 0.5]^2. In n dimensions the game is the
+separable sum f(u, v) = sum_i s(u_i, v_i) on [-0.5, 0.5]^n x [-0.5, 0.5]^n, so its minimax set is
+the product of the 1D sets and phi(u) = max_v f(u, v) = sum_i max_{v_i} s(u_i, v_i), which a dense
+1D grid over v computes exactly up to grid resolution in any dimension.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gamebench.problems.base import Problem, Solution, box_projection, uniform_init
+
+Array = jax.Array
+
+BOX = 0.5  # every surface lives on [-BOX, BOX]^2
+_MAX_SOLUTION_POINTS = 4096  # the product set of a multi-root surface grows as roots**dim
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A scalar payoff s(u, v) (u minimises, v maximises) and its known 1D minimax set."""
+
+    formula: str
+    payoff: Callable[[Array, Array], Array]  # elementwise on arrays of equal shape
+    minimax_u: tuple[float, ...]  # every minimiser of phi(u) = max_v s(u, v) on the box
+    has_saddle_point: bool
+
+
+def _weapons(u: Array, v: Array) -> Array:
+    return jnp.exp(-10.0 * (u + 0.5) * jnp.exp(-(v + 0.5))) + jnp.exp(
+        -10.0 * (0.5 - u) * jnp.exp(v - 0.5)
+    )
+
+
+SURFACES: dict[str, Surface] = {
+    "saddle": Surface("5 (u^2 - v^2)", lambda u, v: 5.0 * (u**2 - v**2), (0.0,), True),
+    "rotated_saddle": Surface(
+        "u^2 - v^2 + 2 u v", lambda u, v: u**2 - v**2 + 2.0 * u * v, (0.0,), True
+    ),
+    "seesaw": Surface("-v sin(pi u)", lambda u, v: -v * jnp.sin(jnp.pi * u), (0.0,), False),
+    "monkey_saddle": Surface(
+        "v^3 - 3 v u^2", lambda u, v: v**3 - 3.0 * v * u**2, (-0.25, 0.25), False
+    ),
+    "anti_saddle": Surface(
+        "-u^2 + v^2 + 2 u v", lambda u, v: -(u**2) + v**2 + 2.0 * u * v, (0.0,), False
+    ),
+    "weapons": Surface(
+        "exp(-10 (u + .5) e^{-(v + .5)}) + exp(-10 (.5 - u) e^{v - .5})  (Danskin 1967)",
+        _weapons,
+        (0.0,),
+        False,
+    ),
+}
+
+
+def _phi_1d(surface: Surface, grid: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """max over the v-grid of s(u, v), for each entry of u (numpy, used once at construction)."""
+    values = np.asarray(surface.payoff(jnp.asarray(u)[..., None], jnp.asarray(grid)))
+    return values.max(axis=-1)
+
+
+def make_surface(
+    name: str,
+    dim: int = 1,
+    init_radius: float = 0.45,
+    phi_grid: int = 2001,
+) -> Problem:
+    """Build the surface `name` as an n-dimensional separable game (dim = n; dim=1 is the 2D surface).
+
+    Metrics (besides the runner's f, gradient norm, distance to the minimax set and gap) come from
+    the known solution; phi(u) is a max over a grid of `phi_grid` points on [-0.5, 0.5] per
+    coordinate, so the reported gap phi(u) - phi(u*) is exact up to that resolution.
+    """
+    surface = SURFACES[name]
+    if dim < 1:
+        raise ValueError(f"dim={dim} is out of range: must be >= 1")
+    n_points = len(surface.minimax_u) ** dim
+    if n_points > _MAX_SOLUTION_POINTS:
+        raise ValueError(
+            f"dim={dim} gives {n_points} minimax points for {name}; "
+            f"at most {_MAX_SOLUTION_POINTS} are supported"
+        )
+    payoff = surface.payoff
+
+    def f(u: Array, v: Array, batch: None = None) -> Array:
+        del batch
+        return jnp.sum(payoff(u, v))
+
+    grid = jnp.linspace(-BOX, BOX, phi_grid)
+
+    def worst_case(u: Array) -> Array:
+        # (dim, grid) payoffs; max over v per coordinate, then sum: exact for a separable game.
+        return jnp.sum(jnp.max(payoff(u[:, None], grid[None, :]), axis=1))
+
+    points = np.array(list(itertools.product(surface.minimax_u, repeat=dim)), dtype=np.float32)
+    dense = np.linspace(-BOX, BOX, 200_001)
+    value = float(dim * _phi_1d(surface, dense, np.array([surface.minimax_u[0]]))[0])
+    return Problem(
+        name=name,
+        f=f,
+        init_u=uniform_init((dim,), init_radius),
+        init_v=uniform_init((dim,), init_radius),
+        project_u=box_projection(BOX),
+        project_v=box_projection(BOX),
+        worst_case=worst_case,
+        solution=Solution(points=points, value=value),
+        info={"box": BOX, "dim": dim, "formula": surface.formula},
+    )

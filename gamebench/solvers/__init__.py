@@ -1,0 +1,49 @@
+"""Solver registry: a config's `name` picks the factory; `uses` says which of the shared solver
+parameters (k, eps, direction, min_norm_iters) the solver reads, so a sweep over `solver.k` can
+tell a K-beam job from a duplicate GDA job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gamebench.optim import make_optimizer
+from gamebench.solvers.base import Solver
+from gamebench.solvers.gda import alt_gda, gda
+from gamebench.solvers.kbeam import kbeam, kbeam_eps
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    build: Callable[[Any], Solver]  # solver config -> Solver
+    uses: frozenset[str] = frozenset()  # shared parameters beyond the two optimisers
+
+
+def _players(cfg: Any):
+    return make_optimizer(cfg.opt_u), make_optimizer(cfg.opt_v)
+
+
+SOLVERS: dict[str, SolverSpec] = {
+    "gda": SolverSpec(lambda cfg: gda(*_players(cfg))),
+    "alt_gda": SolverSpec(lambda cfg: alt_gda(*_players(cfg))),
+    "kbeam": SolverSpec(lambda cfg: kbeam(*_players(cfg), k=cfg.k), frozenset({"k"})),
+    "kbeam_eps": SolverSpec(
+        lambda cfg: kbeam_eps(
+            *_players(cfg),
+            k=cfg.k,
+            eps=cfg.eps,
+            direction=str(getattr(cfg.direction, "name", cfg.direction)),
+            min_norm_iters=cfg.min_norm_iters,
+        ),
+        frozenset({"k", "eps", "direction", "min_norm_iters"}),
+    ),
+}
+
+
+def make_solver(cfg: Any) -> Solver:
+    if cfg.name not in SOLVERS:
+        raise ValueError(f"unknown solver {cfg.name!r}; allowed: {', '.join(sorted(SOLVERS))}")
+    return SOLVERS[cfg.name].build(cfg)
+
+
+__all__ = ["SOLVERS", "Solver", "SolverSpec", "alt_gda", "gda", "kbeam", "kbeam_eps", "make_solver"]

@@ -1,0 +1,58 @@
+"""The `Solver` record and the pieces every solver shares.
+
+A solver is a NamedTuple of pure functions built by a factory (the optax pattern):
+
+    init(problem, key) -> state
+    step(problem, state, key) -> (state, info)     info["grad_evals"]: gradients used by this step
+    readout(problem, state) -> (u, v)              the pair the metrics are taken at
+
+`state` is a NamedTuple of arrays whose structure `step` preserves, so the runner can `lax.scan` it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gamebench.problems.base import Params, Problem
+
+State = Any
+Info = dict[str, jax.Array]
+
+
+class Solver(NamedTuple):
+    init: Callable[[Problem, jax.Array], State]
+    step: Callable[[Problem, State, jax.Array], tuple[State, Info]]
+    readout: Callable[[Problem, State], tuple[Params, Params]]
+
+
+def initial_players(problem: Problem, key: jax.Array, k: int) -> tuple[Params, Params]:
+    """u0 and k follower candidates stacked on a leading axis.
+
+    Candidate i is drawn from fold_in(key_v, i), so it does not depend on k: a run with k = 1 starts
+    from the first candidate of a run with k = 10, as the paper's protocol requires.
+    """
+    key_u, key_v = jax.random.split(key)
+    u = problem.init_u(key_u)
+    candidates = jax.vmap(lambda i: problem.init_v(jax.random.fold_in(key_v, i)))(jnp.arange(k))
+    return u, candidates
+
+
+def descend(
+    optimizer: optax.GradientTransformation,
+    project: Callable[[Params], Params],
+    params: Params,
+    grads: Params,
+    opt_state: optax.OptState,
+) -> tuple[Params, optax.OptState]:
+    """One projected step of `optimizer` on a player that minimises its loss."""
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return project(optax.apply_updates(params, updates)), opt_state
+
+
+def take(tree: Params, index: jax.Array) -> Params:
+    """Row `index` of every leaf of a stacked pytree."""
+    return jax.tree.map(lambda leaf: leaf[index], tree)
