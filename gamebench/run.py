@@ -156,17 +156,34 @@ class Timed:
     run_seconds: float
 
 
-def compile_and_run(fn: Callable[[jax.Array], dict], keys: jax.Array) -> Timed:
-    """jit `fn`, compile it for these keys (timed), then run it (timed separately)."""
+@dataclass
+class Compiled:
+    executable: Callable  # the XLA executable for exactly these (sharded) keys
+    keys: jax.Array
+    trials: int
+    compile_seconds: float
+
+
+def compile_trials(fn: Callable[[jax.Array], dict], keys: jax.Array) -> Compiled:
+    """jit `fn` and compile it for these keys (lowering and XLA compilation, timed)."""
     sharded, trials = shard_trials(keys)
     start = time.perf_counter()
-    compiled = jax.jit(fn).lower(sharded).compile()
-    compile_seconds = time.perf_counter() - start
+    executable = jax.jit(fn).lower(sharded).compile()
+    return Compiled(executable, sharded, trials, time.perf_counter() - start)
+
+
+def execute(compiled: Compiled) -> Timed:
+    """Run a compiled program (timed, until its outputs are ready) and bring them to the host."""
     start = time.perf_counter()
-    outputs = jax.block_until_ready(compiled(sharded))
+    outputs = jax.block_until_ready(compiled.executable(compiled.keys))
     run_seconds = time.perf_counter() - start
-    host = jax.tree.map(lambda a: np.asarray(a)[:trials], outputs)
-    return Timed(host, compile_seconds, run_seconds)
+    host = jax.tree.map(lambda a: np.asarray(a)[: compiled.trials], outputs)
+    return Timed(host, compiled.compile_seconds, run_seconds)
+
+
+def compile_and_run(fn: Callable[[jax.Array], dict], keys: jax.Array) -> Timed:
+    """jit `fn`, compile it for these keys (timed), then run it (timed separately)."""
+    return execute(compile_trials(fn, keys))
 
 
 def log_steps(steps: int, log_every: int) -> np.ndarray:

@@ -63,7 +63,7 @@ SURFACES: dict[str, Surface] = {
 
 def _phi_1d(surface: Surface, grid: np.ndarray, u: np.ndarray) -> np.ndarray:
     """max over the v-grid of s(u, v), for each entry of u (numpy, used once at construction)."""
-    values = np.asarray(surface.payoff(jnp.asarray(u)[..., None], jnp.asarray(grid)))
+    values = np.asarray(surface.payoff(jnp.asarray(u)[:, None], jnp.asarray(grid)[None, :]))
     return values.max(axis=-1)
 
 

@@ -1,0 +1,112 @@
+"""`gamebench`: Hydra composes configs/ into one config per job; each job runs `experiment.run_job`.
+
+    gamebench problem=anti_saddle solver=kbeam solver.k=5
+    gamebench -m problem=seesaw,anti_saddle solver=kbeam solver.k=1,2,5,10
+    gamebench -m experiment=surfaces
+
+Bad input (an unknown option, a wrong type, a value out of range) ends with one line on stderr and
+exit code 2. In a multirun, a job that fails or diverges is recorded and the sweep goes on; the
+command exits 1 at the end if any job failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from gamebench.config import ConfigError, DuplicateJob, config_dir, validate
+
+_failed_jobs: list[str] = []
+
+
+def one_line(error: BaseException) -> str:
+    """A user-facing single line for an exception from composition, validation or a job."""
+    text = str(error)
+    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    if missing:
+        group, value = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text, flags=re.MULTILINE)
+        allowed = f"; allowed: {', '.join(o for o in options)}" if options else ""
+        return f"unknown {group} {value!r}{allowed}"
+    cause = error.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text}: {cause}"
+    text = re.sub(r"\s*full_key:.*", "", text, flags=re.DOTALL) if "full_key" in text else text
+    return " ".join(text.split()) or type(error).__name__
+
+
+def _exit(code: int, message: str) -> None:
+    # SystemExit passes through Hydra's job runner untouched (it catches Exception only), so the
+    # user sees our one line and not Hydra's "Error executing job" preamble.
+    print(f"gamebench: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _task(cfg: DictConfig) -> None:
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    job = f"job {hydra_cfg.job.num}" if multirun else "run"
+    from gamebench.experiment import configure_jax, record_failure, run_job
+
+    try:
+        validate(cfg)
+    except DuplicateJob as error:
+        if not multirun:
+            _exit(2, f"error: {error}")
+        record_failure(cfg, out_dir, "skipped", str(error))
+        print(f"gamebench: {job} skipped: {error}; the job with the default value covers it")
+        return
+    except ConfigError as error:
+        if not multirun:
+            _exit(2, f"error: {error}")
+        record_failure(cfg, out_dir, "failed", str(error))
+        print(f"gamebench: {job} failed: {error}", file=sys.stderr)
+        _failed_jobs.append(str(out_dir))
+        return
+
+    configure_jax(cfg.devices, cfg.compile_cache)
+    try:
+        result = run_job(cfg, out_dir)
+    except Exception as error:  # noqa: BLE001 - recorded, reported in one line, sweep goes on
+        message = f"{type(error).__name__}: {one_line(error)}"
+        record_failure(cfg, out_dir, "failed", message)
+        (out_dir / "error.log").write_text(traceback.format_exc())
+        report = f"{job} failed: {message} (traceback in {out_dir}/error.log)"
+        if not multirun:
+            _exit(1, report)
+        print(f"gamebench: {report}", file=sys.stderr)
+        _failed_jobs.append(str(out_dir))
+        return
+    print(result.summary_line, flush=True)
+
+
+_hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(
+    _task
+)
+
+
+def main() -> None:
+    full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us, then print one line
+    try:
+        _hydra_main()
+    except Exception as error:  # noqa: BLE001
+        if full_errors:
+            raise
+        print(f"gamebench: error: {one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+    if _failed_jobs:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Config schemas (checked by Hydra while composing) and range checks (checked before running).
+
+Every solver config shares one schema, so `solver.k=1,2` composes for every solver in a sweep; the
+registry knows which solvers read `k`, and a GDA job that only differs in `k` is skipped as a duplicate.
+Every surface shares one problem schema. Types and unknown keys are rejected at composition; values
+out of range raise `ConfigError` with one line that names the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # editable install / source tree
+
+
+def config_dir() -> Path:
+    """The directory of the YAML configs, for editable and regular installs alike."""
+    if (CONFIG_DIR / "config.yaml").is_file():
+        return CONFIG_DIR
+    from importlib.resources import files
+
+    return Path(str(files("gamebench.configs")))
+
+
+class ConfigError(ValueError):
+    """A config value out of its allowed range; the message is one line for the user."""
+
+
+class DuplicateJob(ConfigError):
+    """A sweep job whose solver ignores a swept parameter: same numbers as the default job."""
+
+
+class OptimizerName(enum.Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+class Schedule(enum.Enum):
+    constant = "constant"  # lr
+    inv_sqrt = "inv_sqrt"  # lr / sqrt(t), t = 1, 2, ...
+
+
+class Direction(enum.Enum):
+    min_norm = "min_norm"  # minimum-norm element of the near-best gradients' hull
+    random = "random"  # random convex combination of them
+
+
+@dataclass
+class OptimizerConfig:
+    name: OptimizerName = OptimizerName.sgd
+    lr: float = 0.1
+    schedule: Schedule = Schedule.inv_sqrt
+    momentum: float = 0.9  # momentum only
+    b1: float = 0.9  # adam only
+    b2: float = 0.999  # adam only
+
+
+@dataclass
+class SolverConfig:
+    name: str = MISSING
+    k: int = 1  # K-beam: number of follower candidates
+    eps: float = 0.0  # kbeam_eps: near-best threshold
+    direction: Direction = Direction.min_norm  # kbeam_eps: leader direction in the hull
+    min_norm_iters: int = 100  # kbeam_eps: inner iterations of the min-norm solve
+    opt_u: OptimizerConfig = field(default_factory=OptimizerConfig)
+    opt_v: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class SurfaceConfig:
+    name: str = MISSING
+    dim: int = 1  # u, v in R^dim; the game is the separable sum over coordinates
+    init_radius: float = 0.45  # u0, v0 ~ U(-r, r)^dim
+    phi_grid: int = 2001  # grid points per coordinate for phi(u) = max_v f(u, v)
+
+
+@dataclass
+class GamebenchConfig:
+    problem: Any = MISSING
+    solver: SolverConfig = MISSING
+    experiment: str = "default"  # name recorded in every row
+    seed: int = 0
+    trials: int = 100  # vmapped in one compiled program
+    steps: int = 1000
+    log_every: int = 10  # metrics every log_every steps; must divide steps
+    devices: int = 0  # CPU devices to shard trials over; 0 = one per core (set before JAX starts)
+    # progress lines at log points via a host callback; None = on for runs of >= 10,000 steps.
+    # Off, the compiled program has no callback, runs faster and is kept in the compilation cache.
+    progress: Optional[bool] = None
+    plot_trials: int = 8  # trajectories drawn in the figure
+    compile_cache: bool = True  # persistent XLA cache under ~/.cache/gamebench/jax
+
+
+def register_schemas() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="gamebench_schema", node=GamebenchConfig)
+    cs.store(group="schema", name="solver", node=SolverConfig)
+    cs.store(group="schema", name="surface", node=SurfaceConfig)
+
+
+register_schemas()
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_optimizer(prefix: str, opt: Any) -> None:
+    _check(opt.lr >= 0, f"{prefix}.lr={opt.lr} is out of range: must be >= 0")
+    _check(0 <= opt.momentum < 1, f"{prefix}.momentum={opt.momentum} is out of range: must be in [0, 1)")
+    for beta in ("b1", "b2"):
+        value = getattr(opt, beta)
+        _check(0 <= value < 1, f"{prefix}.{beta}={value} is out of range: must be in [0, 1)")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Range checks and solver/parameter consistency; raises ConfigError with one line."""
+    from gamebench.problems import PROBLEMS
+    from gamebench.solvers import SOLVERS
+
+    _check(cfg.trials >= 1, f"trials={cfg.trials} is out of range: must be >= 1")
+    _check(cfg.steps >= 1, f"steps={cfg.steps} is out of range: must be >= 1")
+    _check(
+        cfg.log_every >= 1 and cfg.steps % cfg.log_every == 0,
+        f"log_every={cfg.log_every} is not allowed: must be >= 1 and divide steps={cfg.steps}",
+    )
+    _check(cfg.devices >= 0, f"devices={cfg.devices} is out of range: must be >= 0 (0 = one per core)")
+    _check(cfg.plot_trials >= 0, f"plot_trials={cfg.plot_trials} is out of range: must be >= 0")
+
+    problem = cfg.problem
+    _check(
+        problem.name in PROBLEMS,
+        f"problem.name={problem.name!r} is unknown; allowed: {', '.join(sorted(PROBLEMS))}",
+    )
+    if "dim" in problem:
+        _check(problem.dim >= 1, f"problem.dim={problem.dim} is out of range: must be >= 1")
+        _check(
+            0 < problem.init_radius <= 0.5,
+            f"problem.init_radius={problem.init_radius} is out of range: must be in (0, 0.5]",
+        )
+        _check(problem.phi_grid >= 2, f"problem.phi_grid={problem.phi_grid} is out of range: must be >= 2")
+
+    solver = cfg.solver
+    _check(
+        solver.name in SOLVERS,
+        f"solver.name={solver.name!r} is unknown; allowed: {', '.join(sorted(SOLVERS))}",
+    )
+    _check(solver.k >= 1, f"solver.k={solver.k} is out of range: must be an integer >= 1")
+    _check(solver.eps >= 0, f"solver.eps={solver.eps} is out of range: must be >= 0")
+    _check(
+        solver.min_norm_iters >= 1,
+        f"solver.min_norm_iters={solver.min_norm_iters} is out of range: must be >= 1",
+    )
+    _check_optimizer("solver.opt_u", solver.opt_u)
+    _check_optimizer("solver.opt_v", solver.opt_v)
+
+    defaults = SolverConfig()
+    uses = SOLVERS[solver.name].uses
+    for param in ("k", "eps", "direction", "min_norm_iters"):
+        if param not in uses and solver[param] != getattr(defaults, param):
+            users = sorted(name for name, spec in SOLVERS.items() if param in spec.uses)
+            raise DuplicateJob(
+                f"solver.{param}={solver[param]} has no effect on solver {solver.name!r} "
+                f"(only {', '.join(users)} read it)"
+            )
+
+
+def flat_params(cfg: DictConfig) -> dict[str, Any]:
+    """problem.* and solver.* leaves as flat 'solver.opt_u.lr'-style columns (enums as strings)."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}", value)
+        else:
+            out[prefix] = node.name if isinstance(node, enum.Enum) else node
+
+    for group in ("problem", "solver"):
+        walk(group, OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True))
+    return out

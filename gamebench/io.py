@@ -1,0 +1,189 @@
+"""Results on disk: long-form rows, per-trial summaries, a meta record, all written atomically.
+
+Every file is written to a temporary name in its directory and renamed into place, so an interrupted
+run leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+PACKAGES = ("gamebench", "jax", "jaxlib", "optax", "hydra-core", "omegaconf", "numpy", "pandas")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | os.PathLike, record: dict) -> None:
+    write_text(path, json.dumps(record, indent=2, default=_jsonable) + "\n")
+
+
+def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def save_figure(path: str | os.PathLike, figure: Any) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=130, bbox_inches="tight")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def git_commit() -> str:
+    """The commit of the gamebench source tree, with '+dirty' for uncommitted changes, or 'unknown'."""
+    source = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=source, capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
+
+
+def environment() -> dict[str, Any]:
+    """Package versions, git commit, host and JAX devices, for the meta record."""
+    import jax
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    devices = jax.devices()
+    return {
+        "git_commit": git_commit(),
+        "versions": versions,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in devices],
+        "device_kind": devices[0].device_kind,
+    }
+
+
+def long_rows(
+    identity: dict[str, Any], steps: np.ndarray, metrics: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """One row per (trial, logged step): identity columns, trial, step, then the metrics."""
+    trials, points = next(iter(metrics.values())).shape
+    frame = pd.DataFrame(
+        {
+            "trial": np.repeat(np.arange(trials), points),
+            "step": np.tile(steps, trials),
+            **{name: values.reshape(-1) for name, values in metrics.items()},
+        }
+    )
+    for position, (column, value) in enumerate(identity.items()):
+        frame.insert(position, column, value)
+    return frame
+
+
+def trial_summary(
+    identity: dict[str, Any], steps: np.ndarray, metrics: dict[str, np.ndarray], diverged: np.ndarray
+) -> pd.DataFrame:
+    """One row per trial: final metrics, status ok/diverged and the first non-finite log step."""
+    final = {name: values[:, -1] for name, values in metrics.items()}
+    finite = np.logical_and.reduce(
+        [np.isfinite(v) for v in metrics.values() if np.issubdtype(v.dtype, np.floating)]
+    )
+    first_bad = np.where(diverged, steps[np.argmin(finite, axis=1)], -1)
+    frame = pd.DataFrame(
+        {
+            "trial": np.arange(diverged.shape[0]),
+            "status": np.where(diverged, "diverged", "ok"),
+            "diverged_at_step": first_bad,
+            "final_step": steps[-1],
+            **final,
+        }
+    )
+    for position, (column, value) in enumerate(identity.items()):
+        frame.insert(position, column, value)
+    return frame
+
+
+JOB_SUMMARY = "summary.csv"
+JOB_META = "meta.json"
+
+
+def gather_sweep(sweep_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every job's per-trial rows, and one row per job (params, status, mean/std of final metrics)."""
+    sweep_dir = Path(sweep_dir)
+    rows = [pd.read_csv(p) for p in sorted(sweep_dir.glob(f"*/{JOB_SUMMARY}"))]
+    jobs = []
+    for meta_path in sorted(sweep_dir.glob(f"*/{JOB_META}")):
+        meta = json.loads(meta_path.read_text())
+        jobs.append(
+            {"job": meta_path.parent.name, "status": meta.get("status"), **meta.get("identity", {}),
+             **meta.get("final", {}), "compile_seconds": meta.get("compile_seconds"),
+             "run_seconds": meta.get("run_seconds"), "message": meta.get("message", "")}
+        )
+    all_rows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return all_rows, pd.DataFrame(jobs)
+
+
+try:  # the callback is only needed when Hydra is present (it always is for the CLI)
+    from hydra.experimental.callback import Callback
+except ImportError:  # pragma: no cover
+    Callback = object  # type: ignore[assignment,misc]
+
+
+class GatherSummaries(Callback):
+    """Hydra callback: after a multirun, write `summary_all.csv` (every job's per-trial rows) and
+    `jobs.csv` (one row per job, the swept parameters as columns) into the sweep directory."""
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not sweep_dir.is_dir():
+            return
+        all_rows, jobs = gather_sweep(sweep_dir)
+        if not all_rows.empty:
+            write_csv(sweep_dir / "summary_all.csv", all_rows)
+        if not jobs.empty:
+            write_csv(sweep_dir / "jobs.csv", jobs)
+        print(f"gamebench: {len(jobs)} jobs gathered into {sweep_dir}/jobs.csv and summary_all.csv")

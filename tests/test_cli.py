@@ -1,0 +1,76 @@
+"""The `gamebench` command end to end, in subprocesses (as a user runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+
+def gamebench(tmp_path, *args):
+    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "gamebench.cli", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_single_run_writes_every_output(tmp_path):
+    result = gamebench(tmp_path, "problem=seesaw", "solver=kbeam", "solver.k=2", "debug=smoke")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seesaw x kbeam(k=2): final dist")
+    (job_dir,) = (tmp_path / "outputs" / "default" / "seesaw-kbeam").iterdir()
+    for name in ("trajectories.parquet", "summary.csv", "config.yaml", "meta.json", "trajectories.png"):
+        assert (job_dir / name).is_file(), name
+    rows = pd.read_parquet(job_dir / "trajectories.parquet")
+    assert len(rows) == 4 * 3 and {"trial", "step", "dist", "gap", "solver.k"} <= set(rows.columns)
+    meta = json.loads((job_dir / "meta.json").read_text())
+    assert meta["status"] == "ok" and meta["compile_seconds"] > 0 and meta["run_seconds"] > 0
+    assert meta["versions"]["jax"] and meta["git_commit"]
+    summary = pd.read_csv(job_dir / "summary.csv")
+    assert summary.status.eq("ok").all() and len(summary) == 4
+
+
+def test_multirun_skips_duplicates_and_gathers_one_table(tmp_path):
+    result = gamebench(
+        tmp_path, "-m", "problem=anti_saddle", "solver=gda,kbeam", "solver.k=1,2", "debug=smoke"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "job 1 skipped: solver.k=2 has no effect on solver 'gda'" in result.stdout
+    (sweep,) = (tmp_path / "multirun" / "default").iterdir()
+    jobs = pd.read_csv(sweep / "jobs.csv")
+    assert jobs.status.tolist() == ["ok", "skipped", "ok", "ok"]
+    assert jobs["solver.k"].tolist() == [1, 2, 1, 2]
+    rows = pd.read_csv(sweep / "summary_all.csv")
+    assert len(rows) == 3 * 4 and set(rows.solver) == {"gda", "kbeam"}
+
+
+def test_every_experiment_runs_at_smoke_size(tmp_path):
+    from gamebench.config import config_dir
+
+    for experiment in sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")):
+        result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke")
+        assert result.returncode == 0, (experiment, result.stderr)
+        assert "final dist" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["problem=nope"], "gamebench: error: unknown problem 'nope'; allowed: anti_saddle,"),
+        (["solver.k=0"], "gamebench: error: solver.k=0 is out of range: must be an integer >= 1"),
+        (["solver.k=abc"], "gamebench: error: Error merging override solver.k=abc"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):
+    result = gamebench(tmp_path, *args, "debug=smoke")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(expected), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

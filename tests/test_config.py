@@ -1,0 +1,71 @@
+"""The real configs: every option composes and builds; bad values give one clear line."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+from gamebench.config import ConfigError, DuplicateJob, config_dir, flat_params, validate
+from gamebench.problems import PROBLEMS, make_problem
+from gamebench.solvers import SOLVERS, make_solver
+
+PROBLEM_CONFIGS = sorted(p.stem for p in (config_dir() / "problem").glob("*.yaml"))
+SOLVER_CONFIGS = sorted(p.stem for p in (config_dir() / "solver").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+
+
+def test_every_registered_name_has_a_config_and_back():
+    assert set(PROBLEM_CONFIGS) == set(PROBLEMS)
+    assert set(SOLVER_CONFIGS) == set(SOLVERS)
+
+
+@pytest.mark.parametrize("problem", PROBLEM_CONFIGS)
+@pytest.mark.parametrize("solver", SOLVER_CONFIGS)
+def test_every_problem_and_solver_compose_and_build(compose, problem, solver):
+    cfg = compose([f"problem={problem}", f"solver={solver}"])
+    validate(cfg)
+    assert make_problem(cfg.problem).name == problem
+    assert len(make_solver(cfg.solver)) == 3
+    params = flat_params(cfg)
+    assert params["solver.name"] == solver and params["problem.name"] == problem
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(compose, experiment):
+    cfg = compose([f"experiment={experiment}"])
+    validate(cfg)
+    assert cfg.experiment == experiment
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["solver.k=0"], r"solver\.k=0 is out of range: must be an integer >= 1"),
+        (["solver=kbeam_eps", "solver.eps=-0.5"], r"solver\.eps=-0\.5 is out of range: must be >= 0"),
+        (["trials=0"], r"trials=0 is out of range"),
+        (["solver.opt_v.lr=-1"], r"solver\.opt_v\.lr=-1\.0 is out of range"),
+        (["steps=100", "log_every=7"], r"log_every=7 .* divide steps=100"),
+        (["problem.dim=0"], r"problem\.dim=0 is out of range"),
+    ],
+)
+def test_out_of_range_values_name_the_value_and_the_range(compose, overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        validate(compose(overrides))
+
+
+def test_parameter_a_solver_ignores_is_a_duplicate_job(compose):
+    with pytest.raises(DuplicateJob, match=r"solver\.k=3 has no effect on solver 'gda'"):
+        validate(compose(["solver=gda", "solver.k=3"]))
+    validate(compose(["solver=gda", "solver.k=1"]))  # the default: this is the job that runs
+
+
+def test_schema_rejects_unknown_keys_and_wrong_types(compose):
+    with pytest.raises(ConfigCompositionException) as unknown:
+        compose(["solver.kk=3"])
+    assert isinstance(unknown.value.__cause__, (ConfigKeyError, ConfigAttributeError))
+    with pytest.raises(ConfigCompositionException) as wrong_type:
+        compose(["solver.k=three"])
+    assert isinstance(wrong_type.value.__cause__, ValidationError)
+    with pytest.raises(ConfigCompositionException, match="rmsprop"):
+        compose(["solver.opt_u.name=rmsprop"])

@@ -1,0 +1,90 @@
+"""Every surface: finite values, exact gradients, idempotent projections, and a known solution that
+really is the minimax point (phi(u*) <= phi(u) on a grid, and phi(u*) equals its closed form)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+from gamebench.problems import PROBLEMS, make_surface
+from gamebench.problems.surfaces import SURFACES
+
+# phi(u*) = min_u max_v f(u, v) on [-0.5, 0.5]^2, derived by hand for the closed-form surfaces
+CLOSED_FORM_VALUES = {
+    "saddle": 0.0,  # max_v 5(u^2 - v^2) = 5u^2
+    "rotated_saddle": 0.0,  # best response v = u gives 2u^2
+    "seesaw": 0.0,  # 0.5 |sin(pi u)|
+    "monkey_saddle": 1 / 32,  # max(1/8 - 3u^2/2, 2|u|^3) meets at |u| = 1/4
+    "anti_saddle": 0.25,  # -u^2 + |u| + 1/4 (v = +-1/2)
+}
+
+
+@pytest.mark.parametrize("name", sorted(SURFACES))
+def test_surface_values_and_gradients(name):
+    problem = make_surface(name, dim=3)
+    key_u, key_v = jax.random.split(jax.random.PRNGKey(0))
+    u, v = problem.init_u(key_u), problem.init_v(key_v)
+    assert u.shape == v.shape == (3,)
+    assert jnp.isfinite(problem.f(u, v, None))
+    check_grads(lambda a, b: problem.f(a, b, None), (u, v), order=1, modes=["rev"], atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("name", sorted(SURFACES))
+def test_surface_is_separable_sum(name):
+    one, three = make_surface(name, dim=1), make_surface(name, dim=3)
+    u, v = jnp.array([0.1, -0.3, 0.45]), jnp.array([-0.2, 0.05, 0.3])
+    per_coordinate = sum(one.f(u[i : i + 1], v[i : i + 1], None) for i in range(3))
+    np.testing.assert_allclose(three.f(u, v, None), per_coordinate, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SURFACES))
+def test_projection_is_idempotent_and_lands_in_the_box(name):
+    problem = make_surface(name, dim=4)
+    x = jnp.array([-3.0, -0.2, 0.7, 0.5])
+    once = problem.project_u(x)
+    np.testing.assert_array_equal(problem.project_u(once), once)
+    assert jnp.all(jnp.abs(once) <= 0.5)
+    np.testing.assert_array_equal(once, jnp.array([-0.5, -0.2, 0.5, 0.5]))
+
+
+@pytest.mark.parametrize("name", sorted(SURFACES))
+def test_known_solution_is_the_minimax_point(name):
+    problem = make_surface(name, dim=1, phi_grid=4001)
+    phi = jax.jit(jax.vmap(lambda u: problem.worst_case(u[None])))
+    grid = jnp.linspace(-0.5, 0.5, 1001)
+    phi_grid = np.asarray(phi(grid))
+    phi_star = np.asarray(phi(jnp.asarray(problem.solution.points[:, 0])))
+    # every listed point attains the minimum of phi over the grid (up to grid resolution)
+    assert np.all(phi_star <= phi_grid.min() + 1e-5), (phi_star, phi_grid.min())
+    # and points away from the minimax set are strictly worse
+    dist = np.min(np.abs(np.asarray(grid)[:, None] - problem.solution.points[None, :, 0]), axis=1)
+    assert np.all(phi_grid[dist > 0.05] > phi_star.max() + 1e-4)
+    np.testing.assert_allclose(problem.solution.value, phi_star.max(), atol=1e-5)
+    if name in CLOSED_FORM_VALUES:
+        np.testing.assert_allclose(problem.solution.value, CLOSED_FORM_VALUES[name], atol=1e-6)
+
+
+def test_solution_value_scales_with_dimension():
+    for name in SURFACES:
+        assert make_surface(name, dim=3).solution.value == pytest.approx(
+            3 * make_surface(name, dim=1).solution.value, rel=1e-6, abs=1e-9
+        )
+
+
+def test_monkey_saddle_solution_set_is_the_product():
+    points = make_surface("monkey_saddle", dim=2).solution.points
+    assert sorted(map(tuple, points.tolist())) == [(-0.25, -0.25), (-0.25, 0.25), (0.25, -0.25), (0.25, 0.25)]
+
+
+def test_bad_dimension_is_rejected():
+    with pytest.raises(ValueError, match="dim=0"):
+        make_surface("saddle", dim=0)
+    with pytest.raises(ValueError, match="minimax points"):
+        make_surface("monkey_saddle", dim=20)
+
+
+def test_registry_lists_the_six_surfaces():
+    assert set(PROBLEMS) >= {"saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons"}
