@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -93,7 +93,7 @@ class GamebenchConfig:
     devices: int = 0  # CPU devices to shard trials over; 0 = one per core (set before JAX starts)
     # progress lines at log points via a host callback; None = on for runs of >= 10,000 steps.
     # Off, the compiled program has no callback, runs faster and is kept in the compilation cache.
-    progress: Optional[bool] = None
+    progress: bool | None = None
     plot_trials: int = 8  # trajectories drawn in the figure
     compile_cache: bool = True  # persistent XLA cache under ~/.cache/gamebench/jax
 
@@ -115,7 +115,10 @@ def _check(condition: bool, message: str) -> None:
 
 def _check_optimizer(prefix: str, opt: Any) -> None:
     _check(opt.lr >= 0, f"{prefix}.lr={opt.lr} is out of range: must be >= 0")
-    _check(0 <= opt.momentum < 1, f"{prefix}.momentum={opt.momentum} is out of range: must be in [0, 1)")
+    _check(
+        0 <= opt.momentum < 1,
+        f"{prefix}.momentum={opt.momentum} is out of range: must be in [0, 1)",
+    )
     for beta in ("b1", "b2"):
         value = getattr(opt, beta)
         _check(0 <= value < 1, f"{prefix}.{beta}={value} is out of range: must be in [0, 1)")
@@ -132,7 +135,9 @@ def validate(cfg: DictConfig) -> None:
         cfg.log_every >= 1 and cfg.steps % cfg.log_every == 0,
         f"log_every={cfg.log_every} is not allowed: must be >= 1 and divide steps={cfg.steps}",
     )
-    _check(cfg.devices >= 0, f"devices={cfg.devices} is out of range: must be >= 0 (0 = one per core)")
+    _check(
+        cfg.devices >= 0, f"devices={cfg.devices} is out of range: must be >= 0 (0 = one per core)"
+    )
     _check(cfg.plot_trials >= 0, f"plot_trials={cfg.plot_trials} is out of range: must be >= 0")
 
     problem = cfg.problem
@@ -146,7 +151,10 @@ def validate(cfg: DictConfig) -> None:
             0 < problem.init_radius <= 0.5,
             f"problem.init_radius={problem.init_radius} is out of range: must be in (0, 0.5]",
         )
-        _check(problem.phi_grid >= 2, f"problem.phi_grid={problem.phi_grid} is out of range: must be >= 2")
+        _check(
+            problem.phi_grid >= 2,
+            f"problem.phi_grid={problem.phi_grid} is out of range: must be >= 2",
+        )
 
     solver = cfg.solver
     _check(

@@ -37,7 +37,9 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
     except RuntimeError:  # backend already started (a later job of a multirun): keep what it has
         pass
     if compile_cache:
-        cache = Path(os.environ.get("GAMEBENCH_CACHE", Path.home() / ".cache" / "gamebench")) / "jax"
+        cache = (
+            Path(os.environ.get("GAMEBENCH_CACHE", Path.home() / ".cache" / "gamebench")) / "jax"
+        )
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
@@ -67,7 +69,7 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     """Run every trial of one (problem, solver, hyperparameters) in a single compiled program."""
     from gamebench.plots import close, trajectory_figure
     from gamebench.problems import make_problem
-    from gamebench.run import compile_and_run, diverged, log_steps, make_run, trial_keys
+    from gamebench.run import COSTS, compile_and_run, diverged, log_steps, make_run, trial_keys
     from gamebench.solvers import make_solver
 
     out_dir = Path(out_dir)
@@ -77,7 +79,11 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     show_progress = cfg.progress if cfg.progress is not None else cfg.steps >= 10_000
     progress = _Progress(cfg.steps, headline) if show_progress else None
     run = make_run(
-        problem, solver, steps=cfg.steps, log_every=cfg.log_every, progress=progress,
+        problem,
+        solver,
+        steps=cfg.steps,
+        log_every=cfg.log_every,
+        progress=progress,
         headline=headline,
     )
     timed = compile_and_run(run, trial_keys(cfg.seed, cfg.trials))
@@ -98,7 +104,7 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     finals = {name: values[:, -1][~bad] for name, values in metrics.items()}
     final = {}
     for name, values in finals.items():
-        if np.issubdtype(values.dtype, np.floating) or name == "grad_evals":
+        if np.issubdtype(values.dtype, np.floating) or name in COSTS:
             final[f"mean_{name}"] = float(np.mean(values)) if values.size else float("nan")
             final[f"std_{name}"] = float(np.std(values)) if values.size else float("nan")
     status = "ok" if not bad.any() else "diverged"
@@ -153,9 +159,16 @@ def record_failure(cfg: Any, out_dir: str | Path, status: str, message: str) -> 
     """meta.json for a job that did not run (failed or skipped), so a sweep keeps the account."""
     identity = {}
     try:
-        identity = {"experiment": cfg.experiment, "problem": cfg.problem.name,
-                    "solver": cfg.solver.name, **flat_params(cfg), "seed": cfg.seed}
+        identity = {
+            "experiment": cfg.experiment,
+            "problem": cfg.problem.name,
+            "solver": cfg.solver.name,
+            **flat_params(cfg),
+            "seed": cfg.seed,
+        }
     except Exception:  # noqa: BLE001 - a broken config still gets its record
         pass
-    io.write_json(Path(out_dir) / io.JOB_META,
-                  {"status": status, "message": message, "identity": identity, "command": sys.argv})
+    io.write_json(
+        Path(out_dir) / io.JOB_META,
+        {"status": status, "message": message, "identity": identity, "command": sys.argv},
+    )

@@ -11,10 +11,11 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,10 @@ def git_commit() -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=source, capture_output=True, text=True, timeout=5,
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -125,7 +129,10 @@ def long_rows(
 
 
 def trial_summary(
-    identity: dict[str, Any], steps: np.ndarray, metrics: dict[str, np.ndarray], diverged: np.ndarray
+    identity: dict[str, Any],
+    steps: np.ndarray,
+    metrics: dict[str, np.ndarray],
+    diverged: np.ndarray,
 ) -> pd.DataFrame:
     """One row per trial: final metrics, status ok/diverged and the first non-finite log step."""
     final = {name: values[:, -1] for name, values in metrics.items()}
@@ -159,9 +166,15 @@ def gather_sweep(sweep_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFra
     for meta_path in sorted(sweep_dir.glob(f"*/{JOB_META}")):
         meta = json.loads(meta_path.read_text())
         jobs.append(
-            {"job": meta_path.parent.name, "status": meta.get("status"), **meta.get("identity", {}),
-             **meta.get("final", {}), "compile_seconds": meta.get("compile_seconds"),
-             "run_seconds": meta.get("run_seconds"), "message": meta.get("message", "")}
+            {
+                "job": meta_path.parent.name,
+                "status": meta.get("status"),
+                **meta.get("identity", {}),
+                **meta.get("final", {}),
+                "compile_seconds": meta.get("compile_seconds"),
+                "run_seconds": meta.get("run_seconds"),
+                "message": meta.get("message", ""),
+            }
         )
     all_rows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return all_rows, pd.DataFrame(jobs)

@@ -43,7 +43,9 @@ def trajectory_figure(problem: Problem, rows: pd.DataFrame, title: str, plot_tri
     Right: distance to the minimax set (or f) against iterations, mean ± std over trials."""
     two_d = {"u", "v"} <= set(rows.columns) and problem.info.get("dim") == 1
     metric = "dist" if "dist" in rows.columns else "f"
-    fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(11 if two_d else 5.5, 4.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if two_d else 1, figsize=(11 if two_d else 5.5, 4.6), squeeze=False
+    )
     if two_d:
         ax = axes[0, 0]
         box = problem.info.get("box", 0.5)
@@ -55,7 +57,7 @@ def trajectory_figure(problem: Problem, rows: pd.DataFrame, title: str, plot_tri
         if problem.solution is not None:
             for u_star in np.unique(problem.solution.points[:, 0]):
                 ax.axvline(u_star, color="white", ls="--", lw=1)
-        for trial, path in rows[rows.trial < plot_trials].groupby("trial"):
+        for _, path in rows[rows.trial < plot_trials].groupby("trial"):
             path = path.sort_values("step")
             ax.plot(path.u, path.v, color="white", lw=0.9, alpha=0.8)
             ax.plot(path.u.iloc[0], path.v.iloc[0], "o", color="orange", ms=4)
@@ -64,8 +66,10 @@ def trajectory_figure(problem: Problem, rows: pd.DataFrame, title: str, plot_tri
         ax.set_ylim(-box, box)
         ax.set_xlabel("u (leader, minimises)")
         ax.set_ylabel("v (follower, maximises)")
-        ax.set_title(f"{problem.info.get('formula', problem.name)}\n(o start, * end, -- minimax u*)",
-                     fontsize=9)
+        ax.set_title(
+            f"{problem.info.get('formula', problem.name)}\n(o start, * end, -- minimax u*)",
+            fontsize=9,
+        )
     _error_panel(axes[0, -1], rows, metric, plot_trials)
     fig.suptitle(title)
     fig.tight_layout()

@@ -13,8 +13,9 @@ axis is sharded across them. Compilation (`.lower().compile()`) and execution ar
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -57,9 +58,15 @@ def game_metrics(problem: Problem, u: Params, v: Params, batch) -> Metrics:
     return metrics
 
 
+# What a solver step reports it used (its info dict; a missing entry counts 0). An evaluation of
+# grad_u or grad_v counts one gradient; a Hessian-vector, Jacobian-vector or vector-Jacobian
+# product of a gradient counts one HVP.
+COSTS = ("grad_evals", "hvps")
+
+
 class TrialCarry(NamedTuple):
     state: State  # the solver's state for one trial
-    grad_evals: jax.Array  # int32 (): gradient evaluations used so far
+    costs: dict[str, jax.Array]  # int32 () per entry of COSTS: used so far
     key_steps: jax.Array  # per-step keys are fold_in(key_steps, t)
     key_eval: jax.Array  # per-log-point keys are fold_in(key_eval, log index)
 
@@ -86,12 +93,14 @@ def make_run(
 
     def init_trial(key: jax.Array) -> TrialCarry:
         key_init, key_steps, key_eval = jax.random.split(key, 3)
-        return TrialCarry(solver.init(problem, key_init), jnp.int32(0), key_steps, key_eval)
+        costs = {name: jnp.int32(0) for name in COSTS}
+        return TrialCarry(solver.init(problem, key_init), costs, key_steps, key_eval)
 
     def advance(carry: TrialCarry, chunk: jax.Array) -> TrialCarry:
         def one_step(carry: TrialCarry, t: jax.Array):
             state, info = solver.step(problem, carry.state, jax.random.fold_in(carry.key_steps, t))
-            return carry._replace(state=state, grad_evals=carry.grad_evals + info["grad_evals"]), None
+            costs = {name: carry.costs[name] + info.get(name, 0) for name in COSTS}
+            return carry._replace(state=state, costs=costs), None
 
         carry, _ = jax.lax.scan(one_step, carry, chunk * log_every + jnp.arange(log_every))
         return carry
@@ -99,7 +108,7 @@ def make_run(
     def evaluate(carry: TrialCarry, log_index: jax.Array) -> Metrics:
         u, v = solver.readout(problem, carry.state)
         batch = problem.sample_batch(jax.random.fold_in(carry.key_eval, log_index))
-        return game_metrics(problem, u, v, batch) | {"grad_evals": carry.grad_evals}
+        return game_metrics(problem, u, v, batch) | carry.costs
 
     def report(log_index: jax.Array, metrics: Metrics) -> None:
         if progress is None or headline not in metrics:

@@ -29,7 +29,7 @@ def surface_table_figure(trials: pd.DataFrame):
         ax.set_ylim(-0.02, 0.52)
         ax.set_title(surface, fontsize=10)
         ax.grid(alpha=0.3, axis="y")
-    for ax in axes.flat[len(surfaces):]:
+    for ax in axes.flat[len(surfaces) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("|u_T - u*|")

@@ -16,11 +16,11 @@ import pandas as pd
 
 from gamebench.optim import paper_sgd
 from gamebench.problems import make_surface
-from gamebench.problems.surfaces import SURFACES
 from gamebench.run import compile_trials, diverged, execute, make_run, trial_keys
 from gamebench.solvers import Solver, alt_gda, gda, kbeam
 
 METHODS = ("GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10")
+PAPER_SURFACES = ("saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons")
 TABLE_COLUMNS = ["surface", "method", "mean", "std", "n_trials"]
 
 
@@ -51,7 +51,7 @@ class SurfaceTableRun:
 
 
 def run_surface_table(
-    trials: int, seed: int = 0, steps: int = 1000, surfaces: tuple[str, ...] = tuple(SURFACES)
+    trials: int, seed: int = 0, steps: int = 1000, surfaces: tuple[str, ...] = PAPER_SURFACES
 ) -> SurfaceTableRun:
     keys = trial_keys(seed, trials)
     frames, compile_s, run_s = [], {}, {}
@@ -87,7 +87,7 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     order = {m: i for i, m in enumerate(METHODS)}
-    surface_order = {s: i for i, s in enumerate(SURFACES)}
+    surface_order = {s: i for i, s in enumerate(PAPER_SURFACES)}
     table = table.sort_values(
         ["surface", "method"],
         key=lambda col: col.map(surface_order if col.name == "surface" else order),
@@ -99,7 +99,7 @@ def markdown(table: pd.DataFrame) -> str:
     """Surfaces as rows, methods as columns, 'mean ± std' cells (the paper's layout)."""
     cell = table.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(table["mean"], table["std"])])
     wide = cell.pivot(index="surface", columns="method", values="cell")
-    wide = wide.reindex(index=[s for s in SURFACES if s in wide.index], columns=list(METHODS))
+    wide = wide.reindex(index=[s for s in PAPER_SURFACES if s in wide.index], columns=list(METHODS))
     lines = ["| surface | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
     lines += [f"| {s} | " + " | ".join(wide.loc[s].fillna("n/a")) + " |" for s in wide.index]
     return "\n".join(lines) + "\n"

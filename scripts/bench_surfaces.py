@@ -11,7 +11,6 @@ one CPU device per core (JAX_NUM_CPU_DEVICES); pass --devices 1 for a single dev
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -31,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     from gamebench.io import environment
-    from gamebench.problems.surfaces import SURFACES
     from gamebench.run import compile_trials, execute, trial_keys
     from gamebench.surface_table import METHODS, surface_program
+    from gamebench.surface_table import PAPER_SURFACES as SURFACES
 
     cells = len(SURFACES) * len(METHODS)
     print(f"devices: {jax.devices()}")
@@ -43,18 +42,23 @@ def main(argv: list[str] | None = None) -> int:
         keys = trial_keys(0, trials)
         programs = [compile_trials(surface_program(s, args.steps), keys) for s in SURFACES]
         compile_s = sum(p.compile_seconds for p in programs)
-        run_s = min(
-            sum(execute(p).run_seconds for p in programs) for _ in range(args.repeats)
-        )
+        run_s = min(sum(execute(p).run_seconds for p in programs) for _ in range(args.repeats))
         rate = trials * args.steps * cells / run_s
         print(f"{trials:>8} {compile_s:>10.2f} {run_s:>8.3f} {rate:>14.3e}")
-        records.append({"trials": trials, "compile_seconds": compile_s, "run_seconds": run_s,
-                        "trial_steps_per_second": rate})
+        records.append(
+            {
+                "trials": trials,
+                "compile_seconds": compile_s,
+                "run_seconds": run_s,
+                "trial_steps_per_second": rate,
+            }
+        )
     if args.json:
         from gamebench.io import write_json
 
-        write_json(args.json, {"steps": args.steps, "cells": cells, "results": records,
-                               **environment()})
+        write_json(
+            args.json, {"steps": args.steps, "cells": cells, "results": records, **environment()}
+        )
     return 0
 
 

@@ -28,10 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=positive_int, default=100, help="trials per cell (100)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (0)")
     parser.add_argument("--steps", type=positive_int, default=1000, help="iterations (1000)")
-    parser.add_argument("--surfaces", nargs="+", metavar="NAME", help="a subset of the six surfaces")
+    parser.add_argument(
+        "--surfaces", nargs="+", metavar="NAME", help="a subset of the six surfaces"
+    )
     args = parser.parse_args(argv)
 
-    from gamebench.problems.surfaces import SURFACES
+    from gamebench.surface_table import PAPER_SURFACES as SURFACES
 
     surfaces = tuple(args.surfaces or SURFACES)
     unknown = [s for s in surfaces if s not in SURFACES]
@@ -43,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_jax(devices=0, compile_cache=True)
 
     from gamebench import io
-    from gamebench.surface_table import markdown, run_surface_table, summarize
     from gamebench.surface_figure import surface_table_figure
+    from gamebench.surface_table import markdown, run_surface_table, summarize
 
     start = time.perf_counter()
     result = run_surface_table(args.trials, seed=args.seed, steps=args.steps, surfaces=surfaces)
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     print(markdown(table))
-    print(f"wrote {args.out}/surfaces_table.csv, .md, .png, surfaces_trials.csv, surfaces_meta.json")
+    print(
+        f"wrote {args.out}/surfaces_table.csv, .md, .png, surfaces_trials.csv, surfaces_meta.json"
+    )
     return 0
 
 

@@ -16,7 +16,11 @@ def gamebench(tmp_path, *args):
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         [sys.executable, "-m", "gamebench.cli", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -26,7 +30,13 @@ def test_single_run_writes_every_output(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("seesaw x kbeam(k=2): final dist")
     (job_dir,) = (tmp_path / "outputs" / "default" / "seesaw-kbeam").iterdir()
-    for name in ("trajectories.parquet", "summary.csv", "config.yaml", "meta.json", "trajectories.png"):
+    for name in (
+        "trajectories.parquet",
+        "summary.csv",
+        "config.yaml",
+        "meta.json",
+        "trajectories.png",
+    ):
         assert (job_dir / name).is_file(), name
     rows = pd.read_parquet(job_dir / "trajectories.parquet")
     assert len(rows) == 4 * 3 and {"trial", "step", "dist", "gap", "solver.k"} <= set(rows.columns)

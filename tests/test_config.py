@@ -42,7 +42,10 @@ def test_every_experiment_composes(compose, experiment):
     "overrides, match",
     [
         (["solver.k=0"], r"solver\.k=0 is out of range: must be an integer >= 1"),
-        (["solver=kbeam_eps", "solver.eps=-0.5"], r"solver\.eps=-0\.5 is out of range: must be >= 0"),
+        (
+            ["solver=kbeam_eps", "solver.eps=-0.5"],
+            r"solver\.eps=-0\.5 is out of range: must be >= 0",
+        ),
         (["trials=0"], r"trials=0 is out of range"),
         (["solver.opt_v.lr=-1"], r"solver\.opt_v\.lr=-1\.0 is out of range"),
         (["steps=100", "log_every=7"], r"log_every=7 .* divide steps=100"),

@@ -59,7 +59,9 @@ def test_projection_respects_the_active_mask():
     w = np.asarray(project_to_simplex(y, active))
     assert w[1] == 0.0
     np.testing.assert_allclose(w.sum(), 1.0, atol=1e-6)
-    np.testing.assert_allclose(w[[0, 2, 3]], sorted_projection(np.array([0.3, 0.1, -1.0])), atol=1e-6)
+    np.testing.assert_allclose(
+        w[[0, 2, 3]], sorted_projection(np.array([0.3, 0.1, -1.0])), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("k,n", [(2, 2), (3, 2), (4, 3), (5, 2), (6, 4)])
@@ -70,15 +72,20 @@ def test_min_norm_matches_brute_force(k, n):
         vectors = rng.normal(size=(k, n)) + rng.normal(size=(1, n))  # correlated, like gradients
         w = np.asarray(solve(jnp.asarray(vectors, jnp.float32), jnp.ones(k, bool), 300))
         assert np.all(w >= 0) and abs(w.sum() - 1) < 1e-5
-        np.testing.assert_allclose(np.linalg.norm(w @ vectors), brute_force_min_norm(vectors), atol=2e-3)
+        np.testing.assert_allclose(
+            np.linalg.norm(w @ vectors), brute_force_min_norm(vectors), atol=2e-3
+        )
 
 
 def test_min_norm_uses_only_active_vectors():
     vectors = jnp.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]])
     w = min_norm_weights(vectors, jnp.array([True, False, True]))
     assert float(w[1]) == 0.0
-    np.testing.assert_allclose(np.linalg.norm(np.asarray(w) @ np.asarray(vectors)),
-                               brute_force_min_norm(np.array([[1.0, 0.0], [0.0, 2.0]])), atol=1e-4)
+    np.testing.assert_allclose(
+        np.linalg.norm(np.asarray(w) @ np.asarray(vectors)),
+        brute_force_min_norm(np.array([[1.0, 0.0], [0.0, 2.0]])),
+        atol=1e-4,
+    )
 
 
 def test_single_active_vector_gets_all_the_weight():
@@ -89,7 +96,9 @@ def test_single_active_vector_gets_all_the_weight():
 
 def test_random_weights_lie_on_the_active_simplex():
     active = jnp.array([True, False, True, True, False])
-    w = jax.vmap(lambda key: random_convex_weights(key, active))(jax.random.split(jax.random.PRNGKey(1), 200))
+    w = jax.vmap(lambda key: random_convex_weights(key, active))(
+        jax.random.split(jax.random.PRNGKey(1), 200)
+    )
     w = np.asarray(w)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-5)
     assert np.all(w[:, [1, 4]] == 0) and np.all(w >= 0)

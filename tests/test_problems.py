@@ -19,6 +19,10 @@ CLOSED_FORM_VALUES = {
     "seesaw": 0.0,  # 0.5 |sin(pi u)|
     "monkey_saddle": 1 / 32,  # max(1/8 - 3u^2/2, 2|u|^3) meets at |u| = 1/4
     "anti_saddle": 0.25,  # -u^2 + |u| + 1/4 (v = +-1/2)
+    "classic_monkey_saddle": 0.0,  # u^3 for u >= 0, u^3 - 3u/4 for u < 0
+    "cos_sin": 0.0,  # 0.1 |cos(1.5 pi u)|
+    "demyanov": np.sqrt(2) / 6,  # every v-endpoint ties at u = +-1/3
+    "counterexample": 0.0,  # v = u gives u^2; the endpoints give less near 0
 }
 
 
@@ -29,7 +33,9 @@ def test_surface_values_and_gradients(name):
     u, v = problem.init_u(key_u), problem.init_v(key_v)
     assert u.shape == v.shape == (3,)
     assert jnp.isfinite(problem.f(u, v, None))
-    check_grads(lambda a, b: problem.f(a, b, None), (u, v), order=1, modes=["rev"], atol=2e-2, rtol=2e-2)
+    check_grads(
+        lambda a, b: problem.f(a, b, None), (u, v), order=1, modes=["rev"], atol=2e-2, rtol=2e-2
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SURFACES))
@@ -76,7 +82,12 @@ def test_solution_value_scales_with_dimension():
 
 def test_monkey_saddle_solution_set_is_the_product():
     points = make_surface("monkey_saddle", dim=2).solution.points
-    assert sorted(map(tuple, points.tolist())) == [(-0.25, -0.25), (-0.25, 0.25), (0.25, -0.25), (0.25, 0.25)]
+    assert sorted(map(tuple, points.tolist())) == [
+        (-0.25, -0.25),
+        (-0.25, 0.25),
+        (0.25, -0.25),
+        (0.25, 0.25),
+    ]
 
 
 def test_bad_dimension_is_rejected():
@@ -87,4 +98,11 @@ def test_bad_dimension_is_rejected():
 
 
 def test_registry_lists_the_six_surfaces():
-    assert set(PROBLEMS) >= {"saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons"}
+    assert set(PROBLEMS) >= {
+        "saddle",
+        "rotated_saddle",
+        "seesaw",
+        "monkey_saddle",
+        "anti_saddle",
+        "weapons",
+    }

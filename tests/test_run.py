@@ -28,7 +28,9 @@ def test_batched_trials_equal_trials_run_one_at_a_time(seesaw_run):
     for i in range(4):
         single = seesaw_run(keys[i : i + 1])
         for name, values in batched.items():
-            np.testing.assert_allclose(values[i], single[name][0], rtol=1e-6, atol=1e-7, err_msg=name)
+            np.testing.assert_allclose(
+                values[i], single[name][0], rtol=1e-6, atol=1e-7, err_msg=name
+            )
 
 
 def test_same_seed_same_numbers_and_trial_keys_are_prefix_stable(seesaw_run):
@@ -67,7 +69,9 @@ def exploding_problem() -> Problem:
 
 def test_divergent_trials_are_flagged_and_the_others_kept():
     sgd = optax.sgd(0.5)
-    timed = compile_and_run(make_run(exploding_problem(), gda(sgd, sgd), steps=20, log_every=5), trial_keys(0, 16))
+    timed = compile_and_run(
+        make_run(exploding_problem(), gda(sgd, sgd), steps=20, log_every=5), trial_keys(0, 16)
+    )
     bad = diverged(timed.outputs)
     big_start = np.abs(timed.outputs["u"][:, 0]) > 1
     np.testing.assert_array_equal(bad, big_start)
@@ -75,7 +79,9 @@ def test_divergent_trials_are_flagged_and_the_others_kept():
     assert np.all(np.isfinite(timed.outputs["u"][~bad]))
     summary = io.trial_summary({"problem": "explode"}, log_steps(20, 5), timed.outputs, bad)
     assert set(summary.status) == {"ok", "diverged"}
-    assert (summary.diverged_at_step[bad] > 0).all() and (summary.diverged_at_step[~bad] == -1).all()
+    assert (summary.diverged_at_step[bad] > 0).all() and (
+        summary.diverged_at_step[~bad] == -1
+    ).all()
 
 
 def test_long_rows_are_one_row_per_trial_and_step():

@@ -12,7 +12,7 @@ import pytest
 from gamebench.optim import paper_sgd
 from gamebench.problems import Problem, make_surface
 from gamebench.run import make_run, trial_keys
-from gamebench.solvers import SOLVERS, gda, alt_gda, kbeam, kbeam_eps, make_solver
+from gamebench.solvers import SOLVERS, alt_gda, gda, kbeam, kbeam_eps, make_solver
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +54,21 @@ def test_step_compiles_once_and_runs_under_jit_vmap_scan(compose, anti_saddle, n
     state, _ = jitted(state, jax.random.PRNGKey(2))
     assert len(traces) == 1, "second call recompiled"
 
-    states = jax.vmap(solver.init, in_axes=(None, 0))(anti_saddle, jax.random.split(jax.random.PRNGKey(3), 4))
+    states = jax.vmap(solver.init, in_axes=(None, 0))(
+        anti_saddle, jax.random.split(jax.random.PRNGKey(3), 4)
+    )
     scanned, _ = jax.lax.scan(
-        lambda s, k: jax.vmap(lambda si, ki: solver.step(anti_saddle, si, ki))(s, jax.random.split(k, 4)),
+        lambda s, k: jax.vmap(lambda si, ki: solver.step(anti_saddle, si, ki))(
+            s, jax.random.split(k, 4)
+        ),
         states,
         jax.random.split(jax.random.PRNGKey(4), 5),
     )
-    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(scanned) if jnp.issubdtype(x.dtype, jnp.floating))
+    assert all(
+        np.isfinite(np.asarray(x)).all()
+        for x in jax.tree.leaves(scanned)
+        if jnp.issubdtype(x.dtype, jnp.floating)
+    )
     u, _ = jax.vmap(solver.readout, in_axes=(None, 0))(anti_saddle, scanned)
     assert u.shape == (4, 1) and np.all(np.abs(np.asarray(u)) <= 0.5)
 
@@ -100,7 +108,11 @@ def test_alternating_gda_stays_bounded_on_bilinear_game():
     solver = alt_gda(sgd, sgd)
     state = solver.init(problem, jax.random.PRNGKey(0))
     r0 = float(jnp.sqrt(jnp.sum(state.u**2) + jnp.sum(state.v**2)))
-    final, _ = jax.lax.scan(lambda s, k: solver.step(problem, s, k), state, jax.random.split(jax.random.PRNGKey(1), 1000))
+    final, _ = jax.lax.scan(
+        lambda s, k: solver.step(problem, s, k),
+        state,
+        jax.random.split(jax.random.PRNGKey(1), 1000),
+    )
     r = float(jnp.sqrt(jnp.sum(final.u**2) + jnp.sum(final.v**2)))
     assert r < 1.5 * r0  # alternating updates are symplectic: no outward spiral
 
@@ -120,8 +132,14 @@ def test_kbeam_with_ten_candidates_beats_one_on_anti_saddle(anti_saddle):
 
 def test_kbeam_eps_with_zero_eps_matches_kbeam(anti_saddle):
     steps, trials = 100, 16
-    plain = jax.jit(make_run(anti_saddle, kbeam(paper_sgd(), paper_sgd(), 5), steps=steps, log_every=10))
-    eps0 = jax.jit(make_run(anti_saddle, kbeam_eps(paper_sgd(), paper_sgd(), 5, eps=0.0), steps=steps, log_every=10))
+    plain = jax.jit(
+        make_run(anti_saddle, kbeam(paper_sgd(), paper_sgd(), 5), steps=steps, log_every=10)
+    )
+    eps0 = jax.jit(
+        make_run(
+            anti_saddle, kbeam_eps(paper_sgd(), paper_sgd(), 5, eps=0.0), steps=steps, log_every=10
+        )
+    )
     keys = trial_keys(1, trials)
     a, b = plain(keys), eps0(keys)
     for metric in ("u", "v", "f", "dist"):
@@ -144,9 +162,14 @@ def test_kbeam_with_one_candidate_is_alternating_with_min_step_first(anti_saddle
 def test_kbeam_eps_reaches_the_minimax_point_with_both_directions(anti_saddle):
     """At u* = 0 the two maximisers v = +-0.5 give gradients +-1 whose hull holds 0: u* is
     eps-stationary, and both leader directions must settle there."""
-    min_norm = final_dist(anti_saddle, kbeam_eps(paper_sgd(), paper_sgd(), 10, eps=0.05), trials=32, steps=300)
+    min_norm = final_dist(
+        anti_saddle, kbeam_eps(paper_sgd(), paper_sgd(), 10, eps=0.05), trials=32, steps=300
+    )
     random = final_dist(
-        anti_saddle, kbeam_eps(paper_sgd(), paper_sgd(), 10, eps=0.05, direction="random"), trials=32, steps=300
+        anti_saddle,
+        kbeam_eps(paper_sgd(), paper_sgd(), 10, eps=0.05, direction="random"),
+        trials=32,
+        steps=300,
     )
     assert min_norm.mean() < 0.1 and random.mean() < 0.2
 

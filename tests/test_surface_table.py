@@ -20,7 +20,12 @@ def load_script():
 
 def test_reproduce_surfaces_writes_the_table(tmp_path):
     script = load_script()
-    assert script.main(["--out", str(tmp_path), "--trials", "6", "--steps", "300", "--surfaces", "seesaw"]) == 0
+    assert (
+        script.main(
+            ["--out", str(tmp_path), "--trials", "6", "--steps", "300", "--surfaces", "seesaw"]
+        )
+        == 0
+    )
     table = pd.read_csv(tmp_path / "surfaces_table.csv")
     assert list(table.columns) == ["surface", "method", "mean", "std", "n_trials"]
     assert table.method.tolist() == ["GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10"]
@@ -34,7 +39,9 @@ def test_reproduce_surfaces_writes_the_table(tmp_path):
     starts = trials.pivot(index="trial", columns="method", values="u0")
     assert (starts.nunique(axis=1) == 1).all()
     # on the seesaw, ten candidates end closer to u* = 0 than plain GD
-    assert table.set_index("method").loc["K=10", "mean"] < table.set_index("method").loc["GD", "mean"]
+    assert (
+        table.set_index("method").loc["K=10", "mean"] < table.set_index("method").loc["GD", "mean"]
+    )
     markdown = (tmp_path / "surfaces_table.md").read_text()
     assert "| seesaw |" in markdown and "K=10" in markdown
     assert (tmp_path / "surfaces_table.png").stat().st_size > 10_000

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gamebench.problems.base import Problem, Solution, follower_loss
 from gamebench.problems.surfaces import SURFACES, make_surface

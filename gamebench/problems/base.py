@@ -7,8 +7,9 @@ otherwise (zero-sum minimax). That sign flip lives in `follower_loss` and nowher
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -1,16 +1,30 @@
-"""The 2D test surfaces of the K-beam paper (Hamm & Noh, ICML 2018, Sec. 5.1), as n-dimensional games.
+"""The 2D test surfaces of the K-beam paper (Hamm & Noh, ICML 2018, Sec. 5.1) and of its code base,
+as n-dimensional games.
 
 Each surface is a scalar payoff s(u, v) on the box [-0.5, 0.5]^2. In n dimensions the game is the
 separable sum f(u, v) = sum_i s(u_i, v_i) on [-0.5, 0.5]^n x [-0.5, 0.5]^n, so its minimax set is
 the product of the 1D sets and phi(u) = max_v f(u, v) = sum_i max_{v_i} s(u_i, v_i), which a dense
 1D grid over v computes exactly up to grid resolution in any dimension.
+
+Minimax sets u* and values phi(u*) = min_u max_v s(u, v) on [-0.5, 0.5]^2 (derivations in brackets):
+    saddle                 5(u^2 - v^2)          u* = 0       0      [phi = 5u^2]
+    rotated_saddle         u^2 - v^2 + 2uv       u* = 0       0      [best response v = u: phi = 2u^2]
+    seesaw                 -v sin(pi u)          u* = 0       0      [phi = |sin(pi u)| / 2]
+    monkey_saddle          v^3 - 3vu^2           u* = +-1/4   1/32   [phi = max(1/8 - 3u^2/2, 2|u|^3)]
+    anti_saddle            -u^2 + v^2 + 2uv      u* = 0       1/4    [v = +-1/2: phi = -u^2 + |u| + 1/4]
+    weapons (Danskin)      see _weapons          u* = 0       ~0.1657 (numerical; symmetric in u)
+    classic_monkey_saddle  u^3 - 3uv^2           u* = 0       0      [phi = u^3 (u >= 0), u^3 - 3u/4]
+    cos_sin                -0.1 cos(1.5 pi u) sin(1.5 pi v)   u* = +-1/3  0  [phi = 0.1 |cos(1.5 pi u)|]
+    demyanov               cos(3 pi u (1.5v + 1)) / 3         u* = +-1/3  sqrt(2)/6
+    counterexample         v^2 - |u - v|         u* = 0       0      [nonsmooth; phi(u) >= u^2]
+The values are recomputed from the payoff on a dense grid (`Solution.value`) and tested against these.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +45,6 @@ class Surface:
     formula: str
     payoff: Callable[[Array, Array], Array]  # elementwise on arrays of equal shape
     minimax_u: tuple[float, ...]  # every minimiser of phi(u) = max_v s(u, v) on the box
-    has_saddle_point: bool
 
 
 def _weapons(u: Array, v: Array) -> Array:
@@ -40,24 +53,34 @@ def _weapons(u: Array, v: Array) -> Array:
     )
 
 
+def _demyanov(u: Array, v: Array) -> Array:
+    # Demyanov's cos(u (v + pi/4)) on 0 <= v <= 3 pi / 2, translated to |v| <= 1/2 and u scaled by 3
+    # as in the K-beam code base: phi(u) = cos(pi/4)/3 at u = +-1/3, where every v-endpoint ties
+    return jnp.cos(3.0 * jnp.pi * u * (1.5 * v + 1.0)) / 3.0
+
+
 SURFACES: dict[str, Surface] = {
-    "saddle": Surface("5 (u^2 - v^2)", lambda u, v: 5.0 * (u**2 - v**2), (0.0,), True),
-    "rotated_saddle": Surface(
-        "u^2 - v^2 + 2 u v", lambda u, v: u**2 - v**2 + 2.0 * u * v, (0.0,), True
-    ),
-    "seesaw": Surface("-v sin(pi u)", lambda u, v: -v * jnp.sin(jnp.pi * u), (0.0,), False),
-    "monkey_saddle": Surface(
-        "v^3 - 3 v u^2", lambda u, v: v**3 - 3.0 * v * u**2, (-0.25, 0.25), False
-    ),
-    "anti_saddle": Surface(
-        "-u^2 + v^2 + 2 u v", lambda u, v: -(u**2) + v**2 + 2.0 * u * v, (0.0,), False
-    ),
+    "saddle": Surface("5 (u^2 - v^2)", lambda u, v: 5.0 * (u**2 - v**2), (0.0,)),
+    "rotated_saddle": Surface("u^2 - v^2 + 2 u v", lambda u, v: u**2 - v**2 + 2.0 * u * v, (0.0,)),
+    "seesaw": Surface("-v sin(pi u)", lambda u, v: -v * jnp.sin(jnp.pi * u), (0.0,)),
+    "monkey_saddle": Surface("v^3 - 3 v u^2", lambda u, v: v**3 - 3.0 * v * u**2, (-0.25, 0.25)),
+    "anti_saddle": Surface("-u^2 + v^2 + 2 u v", lambda u, v: -(u**2) + v**2 + 2.0 * u * v, (0.0,)),
     "weapons": Surface(
         "exp(-10 (u + .5) e^{-(v + .5)}) + exp(-10 (.5 - u) e^{v - .5})  (Danskin 1967)",
         _weapons,
         (0.0,),
-        False,
     ),
+    # the remaining surfaces of the K-beam code base (hammlab/k-beam-minimax, minimax_examples.py)
+    "classic_monkey_saddle": Surface("u^3 - 3 u v^2", lambda u, v: u**3 - 3.0 * u * v**2, (0.0,)),
+    "cos_sin": Surface(
+        "-0.1 cos(1.5 pi u) sin(1.5 pi v)",
+        lambda u, v: -0.1 * jnp.cos(1.5 * jnp.pi * u) * jnp.sin(1.5 * jnp.pi * v),
+        (-1.0 / 3.0, 1.0 / 3.0),
+    ),
+    "demyanov": Surface(
+        "cos(3 pi u (1.5 v + 1)) / 3  (Demyanov)", _demyanov, (-1.0 / 3.0, 1.0 / 3.0)
+    ),
+    "counterexample": Surface("v^2 - |u - v|", lambda u, v: v**2 - jnp.abs(u - v), (0.0,)),
 }
 
 

@@ -4,8 +4,9 @@ tell a K-beam job from a duplicate GDA job."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from gamebench.optim import make_optimizer
 from gamebench.solvers.base import Solver

@@ -3,7 +3,8 @@
 A solver is a NamedTuple of pure functions built by a factory (the optax pattern):
 
     init(problem, key) -> state
-    step(problem, state, key) -> (state, info)     info["grad_evals"]: gradients used by this step
+    step(problem, state, key) -> (state, info)     info: the costs of this step (run.COSTS):
+                                                   "grad_evals" gradients, "hvps" second-order products
     readout(problem, state) -> (u, v)              the pair the metrics are taken at
 
 `state` is a NamedTuple of arrays whose structure `step` preserves, so the runner can `lax.scan` it.
@@ -11,7 +12,8 @@ A solver is a NamedTuple of pure functions built by a factory (the optax pattern
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -26,7 +26,9 @@ def project_to_simplex(y: Array, active: Array) -> Array:
     """
     at_least = active[None, :] & (y[None, :] >= y[:, None])  # [i, j]: j active and y_j >= y_i
     count = jnp.sum(at_least, axis=1)
-    candidate = (jnp.sum(jnp.where(at_least, y[None, :], 0.0), axis=1) - 1.0) / jnp.maximum(count, 1)
+    candidate = (jnp.sum(jnp.where(at_least, y[None, :], 0.0), axis=1) - 1.0) / jnp.maximum(
+        count, 1
+    )
     threshold = jnp.max(jnp.where(active, candidate, -jnp.inf))
     return jnp.where(active, jnp.maximum(y - threshold, 0.0), 0.0)
 

@@ -7,7 +7,8 @@ a `vmap` over that axis, so K only changes array shapes (it is static: sweep it 
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
