@@ -69,6 +69,11 @@ class SolverConfig:
     eps: float = 0.0  # kbeam_eps: near-best threshold
     direction: Direction = Direction.min_norm  # kbeam_eps: leader direction in the hull
     min_norm_iters: int = 100  # kbeam_eps: inner iterations of the min-norm solve
+    inner_steps: int = 1  # gda_k: follower steps per leader step; unrolled: steps unrolled
+    gamma: float = 0.1  # consensus: weight of grad |xi|^2/2; sga: lambda
+    cg_iters: int = 10  # follow_the_ridge, cgd: conjugate-gradient iterations per step
+    damping: float = 0.0  # follow_the_ridge: H_vv g + damping I in the ridge solve
+    eta: float = 0.1  # cgd: step size inside the competitive preconditioner
     opt_u: OptimizerConfig = field(default_factory=OptimizerConfig)
     opt_v: OptimizerConfig = field(default_factory=OptimizerConfig)
 
@@ -79,6 +84,28 @@ class SurfaceConfig:
     dim: int = 1  # u, v in R^dim; the game is the separable sum over coordinates
     init_radius: float = 0.45  # u0, v0 ~ U(-r, r)^dim
     phi_grid: int = 2001  # grid points per coordinate for phi(u) = max_v f(u, v)
+
+
+class QuadraticKind(enum.Enum):
+    strongly_convex_concave = "strongly_convex_concave"
+    ridge = "ridge"  # the Follow-the-Ridge paper's -3u^2 + 4uv - v^2
+
+
+@dataclass
+class BilinearConfig:
+    name: str = MISSING
+    dim: int = 2
+    matrix_seed: int | None = None  # None: A = I; else a random A with singular values in [0.5, 2]
+    init_scale: float = 1.0  # u0, v0 ~ N(0, init_scale^2 I)
+
+
+@dataclass
+class QuadraticConfig:
+    name: str = MISSING
+    kind: QuadraticKind = QuadraticKind.strongly_convex_concave
+    dim: int = 2
+    matrix_seed: int = 0
+    init_scale: float = 1.0
 
 
 @dataclass
@@ -98,14 +125,31 @@ class GamebenchConfig:
     compile_cache: bool = True  # persistent XLA cache under ~/.cache/gamebench/jax
 
 
+# solver parameters that only some solvers read (the registry says which)
+SHARED_SOLVER_PARAMS = tuple(
+    name for name in SolverConfig.__dataclass_fields__ if name not in ("name", "opt_u", "opt_v")
+)
+
+
 def register_schemas() -> None:
     cs = ConfigStore.instance()
     cs.store(name="gamebench_schema", node=GamebenchConfig)
     cs.store(group="schema", name="solver", node=SolverConfig)
     cs.store(group="schema", name="surface", node=SurfaceConfig)
+    cs.store(group="schema", name="bilinear", node=BilinearConfig)
+    cs.store(group="schema", name="quadratic", node=QuadraticConfig)
 
 
 register_schemas()
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The real configs/ composed as the CLI composes them (without the hydra node): for scripts
+    and tests that want exactly what `gamebench <overrides>` would run."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
 
 
 def _check(condition: bool, message: str) -> None:
@@ -147,13 +191,20 @@ def validate(cfg: DictConfig) -> None:
     )
     if "dim" in problem:
         _check(problem.dim >= 1, f"problem.dim={problem.dim} is out of range: must be >= 1")
+    if "init_radius" in problem:
         _check(
             0 < problem.init_radius <= 0.5,
             f"problem.init_radius={problem.init_radius} is out of range: must be in (0, 0.5]",
         )
+    if "phi_grid" in problem:
         _check(
             problem.phi_grid >= 2,
             f"problem.phi_grid={problem.phi_grid} is out of range: must be >= 2",
+        )
+    if "init_scale" in problem:
+        _check(
+            problem.init_scale > 0,
+            f"problem.init_scale={problem.init_scale} is out of range: must be > 0",
         )
 
     solver = cfg.solver
@@ -163,16 +214,17 @@ def validate(cfg: DictConfig) -> None:
     )
     _check(solver.k >= 1, f"solver.k={solver.k} is out of range: must be an integer >= 1")
     _check(solver.eps >= 0, f"solver.eps={solver.eps} is out of range: must be >= 0")
-    _check(
-        solver.min_norm_iters >= 1,
-        f"solver.min_norm_iters={solver.min_norm_iters} is out of range: must be >= 1",
-    )
+    for param in ("min_norm_iters", "inner_steps", "cg_iters"):
+        _check(solver[param] >= 1, f"solver.{param}={solver[param]} is out of range: must be >= 1")
+    for param in ("gamma", "damping"):
+        _check(solver[param] >= 0, f"solver.{param}={solver[param]} is out of range: must be >= 0")
+    _check(solver.eta > 0, f"solver.eta={solver.eta} is out of range: must be > 0")
     _check_optimizer("solver.opt_u", solver.opt_u)
     _check_optimizer("solver.opt_v", solver.opt_v)
 
     defaults = SolverConfig()
     uses = SOLVERS[solver.name].uses
-    for param in ("k", "eps", "direction", "min_norm_iters"):
+    for param in SHARED_SOLVER_PARAMS:
         if param not in uses and solver[param] != getattr(defaults, param):
             users = sorted(name for name, spec in SOLVERS.items() if param in spec.uses)
             raise DuplicateJob(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gamebench.problems.base import Problem, Solution, follower_loss
+from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.surfaces import SURFACES, make_surface
 
 
@@ -15,6 +16,10 @@ def _surface_from_config(cfg: Any) -> Problem:
 
 # name -> factory(config) -> Problem. A new problem is one factory here and one configs/problem/*.yaml.
 PROBLEMS: dict[str, Callable[[Any], Problem]] = {name: _surface_from_config for name in SURFACES}
+PROBLEMS["bilinear"] = lambda cfg: make_bilinear(cfg.dim, cfg.matrix_seed, cfg.init_scale)
+PROBLEMS["quadratic"] = lambda cfg: make_quadratic(
+    str(getattr(cfg.kind, "name", cfg.kind)), cfg.dim, cfg.matrix_seed, cfg.init_scale
+)
 
 
 def make_problem(cfg: Any) -> Problem:
@@ -23,4 +28,13 @@ def make_problem(cfg: Any) -> Problem:
     return PROBLEMS[cfg.name](cfg)
 
 
-__all__ = ["PROBLEMS", "Problem", "Solution", "follower_loss", "make_problem", "make_surface"]
+__all__ = [
+    "PROBLEMS",
+    "Problem",
+    "Solution",
+    "follower_loss",
+    "make_bilinear",
+    "make_problem",
+    "make_quadratic",
+    "make_surface",
+]

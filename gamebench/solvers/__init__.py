@@ -1,5 +1,5 @@
 """Solver registry: a config's `name` picks the factory; `uses` says which of the shared solver
-parameters (k, eps, direction, min_norm_iters) the solver reads, so a sweep over `solver.k` can
+parameters (config.SHARED_SOLVER_PARAMS) the solver reads, so a sweep over `solver.k` can
 tell a K-beam job from a duplicate GDA job."""
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from typing import Any
 
 from gamebench.optim import make_optimizer
 from gamebench.solvers.base import Solver
-from gamebench.solvers.gda import alt_gda, gda
+from gamebench.solvers.curvature import cgd, consensus, follow_the_ridge, sga
+from gamebench.solvers.gda import alt_gda, gda, gda_k, optimistic_gda
 from gamebench.solvers.kbeam import kbeam, kbeam_eps
+from gamebench.solvers.lookahead import extragradient, unrolled
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,27 @@ SOLVERS: dict[str, SolverSpec] = {
         ),
         frozenset({"k", "eps", "direction", "min_norm_iters"}),
     ),
+    "gda_k": SolverSpec(
+        lambda cfg: gda_k(*_players(cfg), inner_steps=cfg.inner_steps), frozenset({"inner_steps"})
+    ),
+    "extragradient": SolverSpec(lambda cfg: extragradient(*_players(cfg))),
+    "optimistic_gda": SolverSpec(lambda cfg: optimistic_gda(*_players(cfg))),
+    "unrolled": SolverSpec(
+        lambda cfg: unrolled(*_players(cfg), inner_steps=cfg.inner_steps),
+        frozenset({"inner_steps"}),
+    ),
+    "consensus": SolverSpec(
+        lambda cfg: consensus(*_players(cfg), gamma=cfg.gamma), frozenset({"gamma"})
+    ),
+    "sga": SolverSpec(lambda cfg: sga(*_players(cfg), gamma=cfg.gamma), frozenset({"gamma"})),
+    "follow_the_ridge": SolverSpec(
+        lambda cfg: follow_the_ridge(*_players(cfg), cg_iters=cfg.cg_iters, damping=cfg.damping),
+        frozenset({"cg_iters", "damping"}),
+    ),
+    "cgd": SolverSpec(
+        lambda cfg: cgd(*_players(cfg), eta=cfg.eta, cg_iters=cfg.cg_iters),
+        frozenset({"eta", "cg_iters"}),
+    ),
 }
 
 
@@ -47,4 +70,21 @@ def make_solver(cfg: Any) -> Solver:
     return SOLVERS[cfg.name].build(cfg)
 
 
-__all__ = ["SOLVERS", "Solver", "SolverSpec", "alt_gda", "gda", "kbeam", "kbeam_eps", "make_solver"]
+__all__ = [
+    "SOLVERS",
+    "Solver",
+    "SolverSpec",
+    "alt_gda",
+    "cgd",
+    "consensus",
+    "extragradient",
+    "follow_the_ridge",
+    "gda",
+    "gda_k",
+    "kbeam",
+    "kbeam_eps",
+    "make_solver",
+    "optimistic_gda",
+    "sga",
+    "unrolled",
+]

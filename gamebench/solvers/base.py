@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gamebench.problems.base import Params, Problem
+from gamebench.problems.base import Params, Problem, follower_loss
 
 State = Any
 Info = dict[str, jax.Array]
@@ -58,3 +58,10 @@ def descend(
 def take(tree: Params, index: jax.Array) -> Params:
     """Row `index` of every leaf of a stacked pytree."""
     return jax.tree.map(lambda leaf: leaf[index], tree)
+
+
+def player_gradients(problem: Problem, u: Params, v: Params, batch) -> tuple[Params, Params]:
+    """(grad_u f, grad_v g): each player's gradient of its own loss (g = -f for zero-sum)."""
+    grad_u = jax.grad(problem.f, argnums=0)(u, v, batch)
+    grad_v = jax.grad(follower_loss(problem), argnums=1)(u, v, batch)
+    return grad_u, grad_v
