@@ -68,10 +68,11 @@ def run_surface_table(
                         "method": method,
                         "trial": np.arange(trials),
                         "status": np.where(bad, "diverged", "ok"),
-                        "u0": metrics["u"][:, 0],
-                        "u_final": metrics["u"][:, -1],
-                        "dist": metrics["dist"][:, -1],
-                        "gap": metrics["gap"][:, -1],
+                        # float64, so the CSV round trip and tables rebuilt from it are exact
+                        "u0": metrics["u"][:, 0].astype(np.float64),
+                        "u_final": metrics["u"][:, -1].astype(np.float64),
+                        "dist": metrics["dist"][:, -1].astype(np.float64),
+                        "gap": metrics["gap"][:, -1].astype(np.float64),
                     }
                 )
             )

@@ -65,7 +65,8 @@ def run_zoo(
         for name in solvers:
             m = timed.outputs[name]
             bad = diverged(m)
-            dist = np.where(bad[:, None], np.nan, m["dist"])
+            # float64, so the CSV round trip and tables rebuilt from it are exact
+            dist = np.where(bad[:, None], np.nan, m["dist"].astype(np.float64))
             curves.append(
                 pd.DataFrame(
                     {
@@ -87,8 +88,8 @@ def run_zoo(
                         "solver": name,
                         "trial": np.arange(trials),
                         "status": np.where(bad, "diverged", "ok"),
-                        "dist": m["dist"][:, -1],
-                        "gap": m["gap"][:, -1],
+                        "dist": m["dist"][:, -1].astype(np.float64),
+                        "gap": m["gap"][:, -1].astype(np.float64),
                         "grad_evals": m["grad_evals"][:, -1],
                         "hvps": m["hvps"][:, -1],
                     }

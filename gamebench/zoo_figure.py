@@ -20,10 +20,11 @@ def error_vs_cost_figure(curves: pd.DataFrame):
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows + 0.8), squeeze=False)
     colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(solvers), 2)))
     for ax, surface in zip(axes.flat, surfaces):
-        for color, solver in zip(colors, solvers):
+        for i, (color, solver) in enumerate(zip(colors, solvers)):
             c = curves[(curves.surface == surface) & (curves.solver == solver)]
             c = c[c.step > 0]
-            ax.plot(c.grad_evals + c.hvps, c.mean_dist, color=color, lw=1.2, label=solver)
+            style = "-" if i % 2 == 0 else "--"  # neighbours in tab20 share a hue
+            ax.plot(c.grad_evals + c.hvps, c.mean_dist, color=color, ls=style, lw=1.2, label=solver)
         ax.set_xscale("log")
         ax.set_ylim(-0.01, 0.55)
         ax.set_title(surface, fontsize=9)

@@ -31,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--surfaces", nargs="+", metavar="NAME", help="a subset of the six surfaces"
     )
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="rebuild the table and figure from DIR/surfaces_trials.csv; run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        return replot(args.out)
 
     from gamebench.surface_table import PAPER_SURFACES as SURFACES
 
@@ -81,6 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrote {args.out}/surfaces_table.csv, .md, .png, surfaces_trials.csv, surfaces_meta.json"
     )
+    return 0
+
+
+def replot(out: Path) -> int:
+    import pandas as pd
+
+    from gamebench import io
+    from gamebench.surface_figure import surface_table_figure
+    from gamebench.surface_table import markdown, summarize
+
+    trials = pd.read_csv(out / "surfaces_trials.csv")
+    table = summarize(trials)
+    io.write_csv(out / "surfaces_table.csv", table)
+    md_path = out / "surfaces_table.md"
+    header = md_path.read_text().split("| surface |")[0] if md_path.exists() else ""
+    io.write_text(md_path, header + markdown(table))
+    io.save_figure(out / "surfaces_table.png", surface_table_figure(trials))
+    print(f"rebuilt {out}/surfaces_table.csv, .md, .png from {out}/surfaces_trials.csv")
     return 0
 
 

@@ -32,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-every", type=positive_int, default=50, help="curve resolution (50)")
     parser.add_argument("--surfaces", nargs="+", metavar="NAME", help="a subset of the surfaces")
     parser.add_argument("--solvers", nargs="+", metavar="NAME", help="a subset of the solvers")
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="redraw the figure from DIR/zoo_curves.csv; run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.replot:
+        return replot(args.out)
 
     from gamebench.problems.surfaces import SURFACES
     from gamebench.solvers import SOLVERS
@@ -81,6 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     with_pd_options = table.to_string(index=False, float_format=lambda x: f"{x:.4f}")
     print(with_pd_options)
     print(f"wrote {args.out}/zoo_table.csv, zoo_error_vs_cost.png, zoo_curves.csv, zoo_trials.csv")
+    return 0
+
+
+def replot(out: Path) -> int:
+    import pandas as pd
+
+    from gamebench import io
+    from gamebench.zoo_figure import error_vs_cost_figure
+
+    io.save_figure(
+        out / "zoo_error_vs_cost.png", error_vs_cost_figure(pd.read_csv(out / "zoo_curves.csv"))
+    )
+    print(f"redrew {out}/zoo_error_vs_cost.png from {out}/zoo_curves.csv")
     return 0
 
 

@@ -61,6 +61,37 @@ def test_multirun_skips_duplicates_and_gathers_one_table(tmp_path):
     assert len(rows) == 3 * 4 and set(rows.solver) == {"gda", "kbeam"}
 
 
+def test_a_diverging_run_is_recorded_not_crashed(tmp_path):
+    result = gamebench(
+        tmp_path,
+        "problem=bilinear",
+        "solver=gda",
+        "solver.opt_u.lr=100",
+        "solver.opt_u.schedule=constant",
+        "solver.opt_v.lr=100",
+        "solver.opt_v.schedule=constant",
+        "debug=smoke",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(4 diverged)" in result.stdout
+    (job_dir,) = (tmp_path / "outputs" / "default" / "bilinear-gda").iterdir()
+    assert json.loads((job_dir / "meta.json").read_text())["status"] == "diverged"
+    summary = pd.read_csv(job_dir / "summary.csv")
+    assert (summary.status == "diverged").all() and (summary.diverged_at_step > 0).all()
+    assert len(pd.read_parquet(job_dir / "trajectories.parquet")) == 4 * 3
+
+
+def test_a_failing_job_does_not_lose_the_sweep(tmp_path):
+    result = gamebench(tmp_path, "-m", "problem=monkey_saddle", "problem.dim=1,20", "debug=smoke")
+    assert result.returncode == 1
+    assert "job 1 failed: ValueError: dim=20 gives" in result.stderr
+    (sweep,) = (tmp_path / "multirun" / "default").iterdir()
+    jobs = pd.read_csv(sweep / "jobs.csv")
+    assert jobs.status.tolist() == ["ok", "failed"]
+    assert len(pd.read_csv(sweep / "summary_all.csv")) == 4
+    assert (sweep / "1" / "error.log").read_text().startswith("Traceback")
+
+
 def test_every_experiment_runs_at_smoke_size(tmp_path):
     from gamebench.config import config_dir
 

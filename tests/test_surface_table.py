@@ -46,6 +46,10 @@ def test_reproduce_surfaces_writes_the_table(tmp_path):
     assert "| seesaw |" in markdown and "K=10" in markdown
     assert (tmp_path / "surfaces_table.png").stat().st_size > 10_000
     assert (tmp_path / "surfaces_meta.json").is_file()
+    # the table and figure are rebuilt from the trial rows alone, to the same bytes for the table
+    before = (tmp_path / "surfaces_table.csv").read_bytes()
+    assert script.main(["--out", str(tmp_path), "--replot"]) == 0
+    assert (tmp_path / "surfaces_table.csv").read_bytes() == before
 
 
 def test_unknown_surface_is_rejected(tmp_path, capsys):
