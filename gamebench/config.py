@@ -36,6 +36,16 @@ class DuplicateJob(ConfigError):
     """A sweep job whose solver ignores a swept parameter: same numbers as the default job."""
 
 
+class LeaderState(enum.Enum):
+    shared = "shared"  # one leader optimiser state
+    per_candidate = "per_candidate"  # one per follower candidate (the K-beam 2018 code)
+
+
+class Layout(enum.Enum):
+    even = "even"  # n distinct modes at angles 2 pi i / n
+    paper_code = "paper_code"  # the original code's linspace(0, 2 pi, n): n - 1 distinct modes
+
+
 class OptimizerName(enum.Enum):
     sgd = "sgd"
     momentum = "momentum"
@@ -69,6 +79,7 @@ class SolverConfig:
     eps: float = 0.0  # kbeam_eps: near-best threshold
     direction: Direction = Direction.min_norm  # kbeam_eps: leader direction in the hull
     min_norm_iters: int = 100  # kbeam_eps: inner iterations of the min-norm solve
+    leader_state: LeaderState = LeaderState.shared  # kbeam, kbeam_eps: leader optimiser state(s)
     inner_steps: int = 1  # gda_k: follower steps per leader step; unrolled: steps unrolled
     gamma: float = 0.1  # consensus: weight of grad |xi|^2/2; sga: lambda
     cg_iters: int = 10  # follow_the_ridge, cgd: conjugate-gradient iterations per step
@@ -109,6 +120,22 @@ class QuadraticConfig:
 
 
 @dataclass
+class MogGanConfig:
+    name: str = MISSING
+    n_modes: int = 8
+    layout: Layout = Layout.even
+    std: float = 0.01
+    radius: float = 1.0
+    z_dim: int = 256
+    hidden: int = 128
+    layers: int = 2
+    batch: int = 128  # real and noise samples per step
+    gain: float = 1.4  # orthogonal initialisation
+    jsd_data_samples: int = 640_000  # for p_data, once
+    jsd_gen_samples: int = 64_000  # generator samples per JSD evaluation
+
+
+@dataclass
 class GamebenchConfig:
     problem: Any = MISSING
     solver: SolverConfig = MISSING
@@ -138,6 +165,7 @@ def register_schemas() -> None:
     cs.store(group="schema", name="surface", node=SurfaceConfig)
     cs.store(group="schema", name="bilinear", node=BilinearConfig)
     cs.store(group="schema", name="quadratic", node=QuadraticConfig)
+    cs.store(group="schema", name="mog_gan", node=MogGanConfig)
 
 
 register_schemas()
@@ -201,6 +229,25 @@ def validate(cfg: DictConfig) -> None:
             problem.phi_grid >= 2,
             f"problem.phi_grid={problem.phi_grid} is out of range: must be >= 2",
         )
+    for param in (
+        "n_modes",
+        "z_dim",
+        "hidden",
+        "layers",
+        "batch",
+        "jsd_data_samples",
+        "jsd_gen_samples",
+    ):
+        if param in problem:
+            _check(
+                problem[param] >= 1,
+                f"problem.{param}={problem[param]} is out of range: must be >= 1",
+            )
+    for param in ("std", "radius", "gain"):
+        if param in problem:
+            _check(
+                problem[param] > 0, f"problem.{param}={problem[param]} is out of range: must be > 0"
+            )
     if "init_scale" in problem:
         _check(
             problem.init_scale > 0,

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gamebench import io
 from gamebench.config import flat_params
+from gamebench.problems.base import headline_metric
 
 
 @dataclass
@@ -69,13 +70,21 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     """Run every trial of one (problem, solver, hyperparameters) in a single compiled program."""
     from gamebench.plots import close, trajectory_figure
     from gamebench.problems import make_problem
-    from gamebench.run import COSTS, compile_and_run, diverged, log_steps, make_run, trial_keys
+    from gamebench.run import (
+        COSTS,
+        compile_and_run,
+        diverged,
+        log_steps,
+        make_run,
+        scalar_metrics,
+        trial_keys,
+    )
     from gamebench.solvers import make_solver
 
     out_dir = Path(out_dir)
     problem = make_problem(cfg.problem)
     solver = make_solver(cfg.solver)
-    headline = "dist" if problem.solution is not None else "f"
+    headline = headline_metric(problem)
     show_progress = cfg.progress if cfg.progress is not None else cfg.steps >= 10_000
     progress = _Progress(cfg.steps, headline) if show_progress else None
     run = make_run(
@@ -89,8 +98,9 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     timed = compile_and_run(run, trial_keys(cfg.seed, cfg.trials))
 
     steps = log_steps(cfg.steps, cfg.log_every)
-    metrics = timed.outputs
-    bad = diverged(metrics)
+    bad = diverged(timed.outputs)
+    metrics = scalar_metrics(timed.outputs)
+    snapshots = {k: v for k, v in timed.outputs.items() if k not in metrics}
     identity = {
         "experiment": cfg.experiment,
         "problem": cfg.problem.name,
@@ -110,12 +120,14 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     status = "ok" if not bad.any() else "diverged"
 
     io.write_parquet(out_dir / "trajectories.parquet", rows)
+    if snapshots:  # array-valued metrics, e.g. generator samples: (trials, log points, ...)
+        io.write_npz(out_dir / "snapshots.npz", steps=steps, **snapshots)
     io.write_csv(out_dir / io.JOB_SUMMARY, summary)
     io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     label = f"{cfg.problem.name} x {cfg.solver.name}" + (
         f"(k={cfg.solver.k})" if "k" in _uses(cfg.solver.name) else ""
     )
-    fig = trajectory_figure(problem, rows, title=label, plot_trials=cfg.plot_trials)
+    fig = trajectory_figure(problem, rows, headline, title=label, plot_trials=cfg.plot_trials)
     io.save_figure(out_dir / "trajectories.png", fig)
     close(fig)
 

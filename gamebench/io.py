@@ -57,6 +57,12 @@ def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
         frame.to_parquet(tmp, index=False)
 
 
+def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+
 def save_figure(path: str | os.PathLike, figure: Any) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=130, bbox_inches="tight")

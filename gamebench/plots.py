@@ -38,11 +38,12 @@ def _error_panel(ax, rows: pd.DataFrame, metric: str, plot_trials: int) -> None:
     ax.grid(alpha=0.3)
 
 
-def trajectory_figure(problem: Problem, rows: pd.DataFrame, title: str, plot_trials: int = 8):
+def trajectory_figure(
+    problem: Problem, rows: pd.DataFrame, metric: str, title: str, plot_trials: int = 8
+):
     """Left: contours of f(u, v) with (u, v) trajectories of the first trials (2D surfaces only).
     Right: distance to the minimax set (or f) against iterations, mean ± std over trials."""
     two_d = {"u", "v"} <= set(rows.columns) and problem.info.get("dim") == 1
-    metric = "dist" if "dist" in rows.columns else "f"
     fig, axes = plt.subplots(
         1, 2 if two_d else 1, figsize=(11 if two_d else 5.5, 4.6), squeeze=False
     )

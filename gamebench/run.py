@@ -32,7 +32,7 @@ ProgressFn = Callable[[int, float], None]
 _MAX_LOGGED_COORDINATES = 4  # u and v are logged coordinate-wise up to this size
 
 
-def game_metrics(problem: Problem, u: Params, v: Params, batch) -> Metrics:
+def game_metrics(problem: Problem, u: Params, v: Params, batch, key: jax.Array) -> Metrics:
     """Scalars the runner logs for every problem at (u, v).
 
     f, the norm of the joint gradient (grad_u f, grad_v f), the distance of u to the nearest point
@@ -54,7 +54,7 @@ def game_metrics(problem: Problem, u: Params, v: Params, batch) -> Metrics:
             metrics[name] = flat[0]
         elif flat.size <= _MAX_LOGGED_COORDINATES:
             metrics.update({f"{name}_{i}": flat[i] for i in range(flat.size)})
-    metrics.update(problem.metrics(u, v))
+    metrics.update(problem.metrics(u, v, key))
     return metrics
 
 
@@ -107,8 +107,9 @@ def make_run(
 
     def evaluate(carry: TrialCarry, log_index: jax.Array) -> Metrics:
         u, v = solver.readout(problem, carry.state)
-        batch = problem.sample_batch(jax.random.fold_in(carry.key_eval, log_index))
-        return game_metrics(problem, u, v, batch) | carry.costs
+        key_batch, key_metrics = jax.random.split(jax.random.fold_in(carry.key_eval, log_index))
+        batch = problem.sample_batch(key_batch)
+        return game_metrics(problem, u, v, batch, key_metrics) | carry.costs
 
     def report(log_index: jax.Array, metrics: Metrics) -> None:
         if progress is None or headline not in metrics:
@@ -130,8 +131,10 @@ def make_run(
             return carry, metrics
 
         _, later = jax.lax.scan(chunk_body, carry, jnp.arange(n_chunks))
-        # (log points, trials) -> (trials, log points)
-        return jax.tree.map(lambda a, b: jnp.concatenate([a[:, None], b.T], axis=1), first, later)
+        # (log points, trials, ...) -> (trials, log points, ...)
+        return jax.tree.map(
+            lambda a, b: jnp.concatenate([a[:, None], jnp.swapaxes(b, 0, 1)], axis=1), first, later
+        )
 
     return run
 
@@ -199,10 +202,15 @@ def log_steps(steps: int, log_every: int) -> np.ndarray:
     return np.arange(0, steps + 1, log_every)
 
 
+def scalar_metrics(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The (trials, log points) metrics; array-valued ones (sample snapshots) are left out."""
+    return {name: values for name, values in metrics.items() if values.ndim == 2}
+
+
 def diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
     """(trials,) bool: a trial diverged if any logged float metric is NaN or infinite."""
     flags = [
-        ~np.isfinite(values).all(axis=1)
+        ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
         for values in metrics.values()
         if np.issubdtype(values.dtype, np.floating)
     ]

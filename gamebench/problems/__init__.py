@@ -6,8 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from gamebench.problems.base import Problem, Solution, follower_loss
+from gamebench.problems.mog_gan import make_mog_gan
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.surfaces import SURFACES, make_surface
+
+
+def _name(value: Any) -> str:
+    """An enum member's name, or the string itself (configs built without the schema)."""
+    return str(getattr(value, "name", value))
 
 
 def _surface_from_config(cfg: Any) -> Problem:
@@ -18,7 +24,20 @@ def _surface_from_config(cfg: Any) -> Problem:
 PROBLEMS: dict[str, Callable[[Any], Problem]] = {name: _surface_from_config for name in SURFACES}
 PROBLEMS["bilinear"] = lambda cfg: make_bilinear(cfg.dim, cfg.matrix_seed, cfg.init_scale)
 PROBLEMS["quadratic"] = lambda cfg: make_quadratic(
-    str(getattr(cfg.kind, "name", cfg.kind)), cfg.dim, cfg.matrix_seed, cfg.init_scale
+    _name(cfg.kind), cfg.dim, cfg.matrix_seed, cfg.init_scale
+)
+PROBLEMS["mog_gan"] = lambda cfg: make_mog_gan(
+    n_modes=cfg.n_modes,
+    layout=_name(cfg.layout),
+    std=cfg.std,
+    radius=cfg.radius,
+    z_dim=cfg.z_dim,
+    hidden=cfg.hidden,
+    layers=cfg.layers,
+    batch=cfg.batch,
+    gain=cfg.gain,
+    jsd_data_samples=cfg.jsd_data_samples,
+    jsd_gen_samples=cfg.jsd_gen_samples,
 )
 
 
@@ -34,6 +53,7 @@ __all__ = [
     "Solution",
     "follower_loss",
     "make_bilinear",
+    "make_mog_gan",
     "make_problem",
     "make_quadratic",
     "make_surface",

@@ -29,8 +29,8 @@ def no_batch(key: Array) -> None:
     return None
 
 
-def no_metrics(u: Params, v: Params) -> dict[str, Array]:
-    del u, v
+def no_metrics(u: Params, v: Params, key: Array) -> dict[str, Array]:
+    del u, v, key
     return {}
 
 
@@ -61,10 +61,21 @@ class Problem:
     project_u: Callable[[Params], Params] = identity  # applied after every u update
     project_v: Callable[[Params], Params] = identity  # applied after every v update
     sample_batch: Callable[[Array], Batch] = no_batch  # drawn inside the compiled loop
-    metrics: Callable[[Params, Params], dict[str, Array]] = no_metrics  # extra cheap scalars
+    # extra metrics at log points: scalars go to the rows; arrays (e.g. sample snapshots) are kept
+    # apart by the runner's callers. `key` draws any randomness the evaluation needs.
+    metrics: Callable[[Params, Params, Array], dict[str, Array]] = no_metrics
     worst_case: Callable[[Params], Array] | None = None  # phi(u) = max_v f(u, v), if computable
     solution: Solution | None = None
+    headline: str | None = None  # metric for the summary line and progress; None: dist or f
     info: dict[str, Any] = field(default_factory=dict)  # plotting hints (box, dims), not traced
+
+
+def headline_metric(problem: Problem) -> str:
+    """The metric a run is summarised by: the problem's choice, else the distance to the known
+    solution, else the payoff f."""
+    if problem.headline is not None:
+        return problem.headline
+    return "dist" if problem.solution is not None else "f"
 
 
 def follower_loss(problem: Problem) -> Callable[[Params, Params, Batch], Array]:

@@ -22,6 +22,11 @@ class SolverSpec:
     uses: frozenset[str] = frozenset()  # shared parameters beyond the two optimisers
 
 
+def _name(value: Any) -> str:
+    """An enum member's name, or the string itself (configs built without the schema)."""
+    return str(getattr(value, "name", value))
+
+
 def _players(cfg: Any):
     return make_optimizer(cfg.opt_u), make_optimizer(cfg.opt_v)
 
@@ -29,16 +34,20 @@ def _players(cfg: Any):
 SOLVERS: dict[str, SolverSpec] = {
     "gda": SolverSpec(lambda cfg: gda(*_players(cfg))),
     "alt_gda": SolverSpec(lambda cfg: alt_gda(*_players(cfg))),
-    "kbeam": SolverSpec(lambda cfg: kbeam(*_players(cfg), k=cfg.k), frozenset({"k"})),
+    "kbeam": SolverSpec(
+        lambda cfg: kbeam(*_players(cfg), k=cfg.k, leader_state=_name(cfg.leader_state)),
+        frozenset({"k", "leader_state"}),
+    ),
     "kbeam_eps": SolverSpec(
         lambda cfg: kbeam_eps(
             *_players(cfg),
             k=cfg.k,
             eps=cfg.eps,
-            direction=str(getattr(cfg.direction, "name", cfg.direction)),
+            direction=_name(cfg.direction),
             min_norm_iters=cfg.min_norm_iters,
+            leader_state=_name(cfg.leader_state),
         ),
-        frozenset({"k", "eps", "direction", "min_norm_iters"}),
+        frozenset({"k", "eps", "direction", "min_norm_iters", "leader_state"}),
     ),
     "gda_k": SolverSpec(
         lambda cfg: gda_k(*_players(cfg), inner_steps=cfg.inner_steps), frozenset({"inner_steps"})

@@ -25,7 +25,7 @@ DIRECTIONS = ("min_norm", "random")
 class KBeamState(NamedTuple):
     u: Params  # leader, shaped as problem.init_u returns
     candidates: Params  # follower candidates: every leaf gains a leading axis of size k
-    opt_state_u: optax.OptState
+    opt_state_u: optax.OptState  # leader's; with leader_state="per_candidate", leading axis k
     opt_state_candidates: optax.OptState  # one optimiser state per candidate, leading axis k
     selected: jax.Array  # int32 (): candidate the last leader step descended at
 
@@ -36,19 +36,41 @@ LeaderDirection = Callable[
 ]
 
 
+LEADER_STATES = ("shared", "per_candidate")
+
+
 def _k_beam_solver(
     opt_u: optax.GradientTransformation,
     opt_v: optax.GradientTransformation,
     k: int,
     leader_direction: LeaderDirection,
+    leader_state: str = "shared",
 ) -> Solver:
     if k < 1:
         raise ValueError(f"k={k} is out of range: must be >= 1")
+    if leader_state not in LEADER_STATES:
+        raise ValueError(
+            f"unknown leader_state {leader_state!r}; allowed: {', '.join(LEADER_STATES)}"
+        )
+    per_candidate = leader_state == "per_candidate"
 
     def init(problem: Problem, key: jax.Array) -> KBeamState:
         u, candidates = initial_players(problem, key, k)
+        opt_state_u = opt_u.init(u)
+        if per_candidate:  # k copies; the selected candidate's copy steps the leader
+            opt_state_u = jax.tree.map(lambda x: jnp.stack([x] * k), opt_state_u)
         return KBeamState(
-            u, candidates, opt_u.init(u), jax.vmap(opt_v.init)(candidates), jnp.int32(0)
+            u, candidates, opt_state_u, jax.vmap(opt_v.init)(candidates), jnp.int32(0)
+        )
+
+    def leader_step(problem: Problem, state: KBeamState, grad_u, selected):
+        if not per_candidate:
+            return descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
+        u, chosen = descend(
+            opt_u, problem.project_u, state.u, grad_u, take(state.opt_state_u, selected)
+        )
+        return u, jax.tree.map(
+            lambda all_, new: all_.at[selected].set(new), state.opt_state_u, chosen
         )
 
     def step(problem: Problem, state: KBeamState, key: jax.Array) -> tuple[KBeamState, Info]:
@@ -57,7 +79,7 @@ def _k_beam_solver(
         grad_u, selected, leader_evals = leader_direction(
             problem, state.u, state.candidates, batch, key_direction
         )
-        u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
+        u, opt_state_u = leader_step(problem, state, grad_u, selected)
 
         # every candidate takes one step on the follower's loss at the *new* leader
         def follower_step(v, opt_state):
@@ -78,7 +100,10 @@ def _k_beam_solver(
 
 
 def kbeam(
-    opt_u: optax.GradientTransformation, opt_v: optax.GradientTransformation, k: int
+    opt_u: optax.GradientTransformation,
+    opt_v: optax.GradientTransformation,
+    k: int,
+    leader_state: str = "shared",
 ) -> Solver:
     """K-beam minimax (Hamm & Noh, ICML 2018, Alg. 1).
 
@@ -86,7 +111,9 @@ def kbeam(
         k*      = argmax_k f(u_t, v_k)                      (K function values, vmapped)
         u_{t+1} = P_U(u_t - eta_u grad_u f(u_t, v_{k*}))
         v_k    <- P_V(v_k - eta_v grad_v g(u_{t+1}, v_k))  for every k (g = -f), vmapped
-    K = 1 is alternating descent-ascent with the min step first.
+    K = 1 is alternating descent-ascent with the min step first. leader_state = "per_candidate"
+    keeps one leader optimiser state per candidate and steps with the selected one's (the 2018
+    code's one Adam per discriminator for the generator); "shared" keeps one.
     """
 
     def best_candidate(problem, u, candidates, batch, key):
@@ -96,7 +123,7 @@ def kbeam(
         grad_u = jax.grad(problem.f, argnums=0)(u, take(candidates, best), batch)
         return grad_u, best, jnp.int32(1)
 
-    return _k_beam_solver(opt_u, opt_v, k, best_candidate)
+    return _k_beam_solver(opt_u, opt_v, k, best_candidate, leader_state)
 
 
 def kbeam_eps(
@@ -106,6 +133,7 @@ def kbeam_eps(
     eps: float,
     direction: str = "min_norm",
     min_norm_iters: int = 100,
+    leader_state: str = "shared",
 ) -> Solver:
     """K-beam with an epsilon-subgradient leader step (Hamm & Noh, ICML 2018, Alg. 2).
 
@@ -115,7 +143,8 @@ def kbeam_eps(
                                  solved inside jit by accelerated projected gradient on the simplex;
         direction = "random":    d = a uniformly random convex combination (the paper's cheap form);
         u_{t+1} = P_U(u_t - eta_u d), then every candidate ascends at u_{t+1} as in `kbeam`.
-    eps = 0 selects the best candidate alone and reproduces `kbeam`.
+    eps = 0 selects the best candidate alone and reproduces `kbeam`. With leader_state =
+    "per_candidate" the best candidate's leader optimiser state takes the step.
     """
     if eps < 0:
         raise ValueError(f"eps={eps} is out of range: must be >= 0")
@@ -136,4 +165,4 @@ def kbeam_eps(
         grad_u = jax.tree.map(lambda g: jnp.tensordot(weights, g, axes=1), grads)
         return grad_u, best, jnp.int32(k)
 
-    return _k_beam_solver(opt_u, opt_v, k, hull_direction)
+    return _k_beam_solver(opt_u, opt_v, k, hull_direction, leader_state)
