@@ -150,7 +150,7 @@ def shard_trials(keys: jax.Array) -> tuple[jax.Array, int]:
     """Pad the trial axis to a multiple of the device count and shard it; returns (keys, trials)."""
     trials = keys.shape[0]
     devices = jax.devices()
-    if len(devices) == 1:
+    if len(devices) == 1 or trials < len(devices):  # too few trials to share: one device
         return keys, trials
     pad = (-trials) % len(devices)
     if pad:  # padded trials are computed and dropped

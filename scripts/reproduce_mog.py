@@ -16,26 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from gamebench.argtypes import positive_int, positive_int_list
+
 COLUMNS = ["K", "trial", "step", "jsd", "modes_covered", "high_quality"]
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: must be >= 1")
-    return value
-
-
-def k_list(text: str) -> list[int]:
-    try:
-        ks = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers"
-        ) from None
-    if any(k < 1 for k in ks):
-        raise argparse.ArgumentTypeError(f"{text!r}: every K must be >= 1")
-    return ks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--steps", type=positive_int, default=50_000, help="iterations (50000)")
     parser.add_argument("--trials", type=positive_int, default=10, help="trials per K (10)")
-    parser.add_argument("--k", type=k_list, default=[1, 2, 5, 10], help="K values (1,2,5,10)")
+    parser.add_argument(
+        "--k", type=positive_int_list, default=[1, 2, 5, 10], help="K values (1,2,5,10)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="base seed (0)")
     parser.add_argument("--log-every", type=positive_int, default=1000, help="JSD every (1000)")
     parser.add_argument("--layout", choices=["even", "paper_code"], default="even")

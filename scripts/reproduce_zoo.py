@@ -15,12 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: must be >= 1")
-    return value
+from gamebench.argtypes import positive_int
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,7 +98,7 @@ def test_every_experiment_runs_at_smoke_size(tmp_path):
     for experiment in sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")):
         result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke")
         assert result.returncode == 0, (experiment, result.stderr)
-        assert "final dist" in result.stdout
+        assert " final " in result.stdout and "0 diverged" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -110,3 +110,25 @@ def test_a_short_training_run_lowers_the_jsd():
     ).outputs
     assert out["samples"].shape == (2, 3, 256, 2)
     assert np.all(out["jsd"][:, -1] < out["jsd"][:, 0] - 0.05), out["jsd"]
+
+
+def test_core_solvers_run_the_gan_without_special_cases():
+    from gamebench.solvers import alt_gda, gda, kbeam_eps
+
+    problem = small_gan(jsd_gen_samples=2_000)
+    adam = optax.adam(1e-3, b1=0.5)
+    solvers = {
+        "gda": gda(adam, adam),
+        "alt_gda": alt_gda(adam, adam),
+        "kbeam": kbeam(adam, adam, k=2),
+        "kbeam_eps": kbeam_eps(adam, adam, k=2, eps=0.1),
+    }
+    runs = {
+        name: make_run(problem, s, steps=4, log_every=2, headline="jsd")
+        for name, s in solvers.items()
+    }
+    out = compile_and_run(
+        lambda keys: {n: r(keys) for n, r in runs.items()}, trial_keys(0, 1)
+    ).outputs
+    for name, metrics in out.items():
+        assert np.isfinite(metrics["jsd"]).all() and np.isfinite(metrics["f"]).all(), name

@@ -18,7 +18,7 @@ from jax.flatten_util import ravel_pytree
 
 from gamebench.problems.base import Params, Problem, follower_loss
 from gamebench.solvers.base import Info, Solver, descend, player_gradients
-from gamebench.solvers.gda import GDAState, init_pair, readout_pair
+from gamebench.solvers.gda import GDAState, descend_pair, init_pair, readout_pair
 
 Array = jax.Array
 
@@ -69,12 +69,8 @@ def consensus(
         xi, pullback = jax.vjp(_joint_field(problem, batch), (state.u, state.v))
         (grad_norm_sq,) = pullback(xi)  # J^T xi = grad of |xi|^2 / 2
         grad_u, grad_v = _add(xi, grad_norm_sq, gamma)
-        u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
-        v, opt_state_v = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
-        return GDAState(u, v, opt_state_u, opt_state_v), {
-            "grad_evals": jnp.int32(2),
-            "hvps": jnp.int32(1),
-        }
+        new_state = descend_pair(opt_u, opt_v, problem, state, grad_u, grad_v)
+        return new_state, {"grad_evals": jnp.int32(2), "hvps": jnp.int32(1)}
 
     return Solver(init_pair(opt_u, opt_v), step, readout_pair)
 
@@ -105,12 +101,8 @@ def sga(
         align = jnp.vdot(flat_xi, flat_jt_xi) * jnp.vdot(at_xi, flat_jt_xi) / flat_xi.size
         lam = gamma * jnp.sign(align + 0.1)
         grad_u, grad_v = unravel(flat_xi + lam * at_xi)
-        u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
-        v, opt_state_v = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
-        return GDAState(u, v, opt_state_u, opt_state_v), {
-            "grad_evals": jnp.int32(2),
-            "hvps": jnp.int32(2),
-        }
+        new_state = descend_pair(opt_u, opt_v, problem, state, grad_u, grad_v)
+        return new_state, {"grad_evals": jnp.int32(2), "hvps": jnp.int32(2)}
 
     return Solver(init_pair(opt_u, opt_v), step, readout_pair)
 
@@ -207,9 +199,8 @@ def cgd(
         dir_u = conjugate_gradient(lambda x: x + eta**2 * d_uv(d_vu(x)), rhs_u, cg_iters)
         dir_v = conjugate_gradient(lambda y: y + eta**2 * d_vu(d_uv(y)), rhs_v, cg_iters)
         # the follower minimises -f: its "gradient" is minus its ascent direction
-        u, opt_state_u = descend(opt_u, problem.project_u, u, unravel_u(dir_u), state.opt_state_u)
-        v, opt_state_v = descend(opt_v, problem.project_v, v, unravel_v(-dir_v), state.opt_state_v)
+        new_state = descend_pair(opt_u, opt_v, problem, state, unravel_u(dir_u), unravel_v(-dir_v))
         info = {"grad_evals": jnp.int32(2), "hvps": jnp.int32(2 + 4 * cg_iters)}
-        return GDAState(u, v, opt_state_u, opt_state_v), info
+        return new_state, info
 
     return Solver(init_pair(opt_u, opt_v), step, readout_pair)

@@ -33,6 +33,20 @@ def readout_pair(problem: Problem, state: GDAState) -> tuple[Params, Params]:
     return state.u, state.v
 
 
+def descend_pair(
+    opt_u: optax.GradientTransformation,
+    opt_v: optax.GradientTransformation,
+    problem: Problem,
+    state: GDAState,
+    grad_u: Params,
+    grad_v: Params,
+) -> GDAState:
+    """Both players step from `state` along the given directions (each through its optimiser)."""
+    u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
+    v, opt_state_v = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
+    return GDAState(u, v, opt_state_u, opt_state_v)
+
+
 def gda(opt_u: optax.GradientTransformation, opt_v: optax.GradientTransformation) -> Solver:
     """Simultaneous gradient descent-ascent.
 
@@ -46,9 +60,8 @@ def gda(opt_u: optax.GradientTransformation, opt_v: optax.GradientTransformation
     def step(problem: Problem, state: GDAState, key: jax.Array) -> tuple[GDAState, Info]:
         batch = problem.sample_batch(key)
         grad_u, grad_v = player_gradients(problem, state.u, state.v, batch)
-        u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
-        v, opt_state_v = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
-        return GDAState(u, v, opt_state_u, opt_state_v), {"grad_evals": jnp.int32(2)}
+        new_state = descend_pair(opt_u, opt_v, problem, state, grad_u, grad_v)
+        return new_state, {"grad_evals": jnp.int32(2)}
 
     return Solver(init_pair(opt_u, opt_v), step, readout_pair)
 

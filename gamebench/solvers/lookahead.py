@@ -8,7 +8,7 @@ import optax
 
 from gamebench.problems.base import Problem, follower_loss
 from gamebench.solvers.base import Info, Solver, descend, player_gradients
-from gamebench.solvers.gda import GDAState, init_pair, readout_pair
+from gamebench.solvers.gda import GDAState, descend_pair, init_pair, readout_pair
 
 
 def extragradient(
@@ -30,9 +30,8 @@ def extragradient(
         u_half, _ = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
         v_half, _ = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
         grad_u, grad_v = player_gradients(problem, u_half, v_half, batch)
-        u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
-        v, opt_state_v = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
-        return GDAState(u, v, opt_state_u, opt_state_v), {"grad_evals": jnp.int32(4)}
+        new_state = descend_pair(opt_u, opt_v, problem, state, grad_u, grad_v)
+        return new_state, {"grad_evals": jnp.int32(4)}
 
     return Solver(init_pair(opt_u, opt_v), step, readout_pair)
 
@@ -68,9 +67,7 @@ def unrolled(
 
         grad_u = jax.grad(surrogate)(state.u)
         grad_v = jax.grad(loss_v, argnums=1)(state.u, state.v, batch)
-        u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
-        v, opt_state_v = descend(opt_v, problem.project_v, state.v, grad_v, state.opt_state_v)
         info = {"grad_evals": jnp.int32(inner_steps + 2), "hvps": jnp.int32(inner_steps)}
-        return GDAState(u, v, opt_state_u, opt_state_v), info
+        return descend_pair(opt_u, opt_v, problem, state, grad_u, grad_v), info
 
     return Solver(init_pair(opt_u, opt_v), step, readout_pair)
