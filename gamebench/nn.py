@@ -17,8 +17,9 @@ def orthogonal(key: Array, shape: tuple[int, int], gain: float = 1.0, iters: int
 
     The orthogonal polar factor of a Gaussian matrix is Haar-distributed; we compute it by the
     Newton-Schulz iteration X <- X (3 I - X'X) / 2 from X = A / |A|_F (matrix products only). We do
-    not call jax.nn.initializers.orthogonal: its LAPACK QR, vmapped over trials and candidates at
-    once, hung the XLA CPU runtime in jax 0.10.2 (two differently batched QR calls in one program).
+    not call jax.nn.initializers.orthogonal: with jax 0.10.2 on CPU, its LAPACK QR for a generator
+    vmapped over trials and for discriminators vmapped over trials x candidates, in one program,
+    never returned (each alone ran fine).
     """
     rows, cols = shape
     tall = (max(rows, cols), min(rows, cols))

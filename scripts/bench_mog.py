@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--overhead-steps",
         type=int,
-        default=1000,
+        default=2000,
         help="also time K=1, 10 trials with and without the JSD metrics every 1000 steps over "
         "this many steps (0: skip)",
     )
