@@ -109,7 +109,7 @@ def test_a_short_training_run_lowers_the_jsd():
         make_run(problem, solver, steps=600, log_every=300, headline="jsd"), trial_keys(0, 2)
     ).outputs
     assert out["samples"].shape == (2, 3, 256, 2)
-    assert np.all(out["jsd"][:, -1] < out["jsd"][:, 0] - 0.05), out["jsd"]
+    assert np.all(out["jsd"][:, -1] < out["jsd"][:, 0] - 0.02), out["jsd"]
 
 
 def test_core_solvers_run_the_gan_without_special_cases():
