@@ -18,3 +18,12 @@ def positive_int(text: str) -> int:
 def positive_int_list(text: str) -> list[int]:
     """'1,2,5,10' -> [1, 2, 5, 10], each >= 1."""
     return [positive_int(part) for part in text.split(",")]
+
+
+def chosen_names(parser: argparse.ArgumentParser, kind: str, chosen, known) -> tuple[str, ...]:
+    """`chosen` (or every name in `known` when None), rejecting an unknown one with one line."""
+    names = tuple(chosen or known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        parser.error(f"unknown {kind} {unknown[0]!r}; allowed: {', '.join(known)}")
+    return names

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from gamebench.argtypes import positive_int
+from gamebench.argtypes import chosen_names, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,10 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from gamebench.surface_table import PAPER_SURFACES as SURFACES
 
-    surfaces = tuple(args.surfaces or SURFACES)
-    unknown = [s for s in surfaces if s not in SURFACES]
-    if unknown:
-        parser.error(f"unknown surface {unknown[0]!r}; allowed: {', '.join(SURFACES)}")
+    surfaces = chosen_names(parser, "surface", args.surfaces, SURFACES)
 
     from gamebench.experiment import configure_jax
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from gamebench.argtypes import positive_int
+from gamebench.argtypes import chosen_names, positive_int
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,12 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from gamebench.problems.surfaces import SURFACES
     from gamebench.solvers import SOLVERS
 
-    surfaces = tuple(args.surfaces or SURFACES)
-    solvers = tuple(args.solvers or SOLVERS)
-    for kind, chosen, known in (("surface", surfaces, SURFACES), ("solver", solvers, SOLVERS)):
-        unknown = [name for name in chosen if name not in known]
-        if unknown:
-            parser.error(f"unknown {kind} {unknown[0]!r}; allowed: {', '.join(known)}")
+    surfaces = chosen_names(parser, "surface", args.surfaces, SURFACES)
+    solvers = chosen_names(parser, "solver", args.solvers, SOLVERS)
     if args.steps % args.log_every:
         parser.error(f"--log-every {args.log_every} must divide --steps {args.steps}")
 
