@@ -95,7 +95,7 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
         progress=progress,
         headline=headline,
     )
-    timed = compile_and_run(run, trial_keys(cfg.seed, cfg.trials))
+    timed = compile_and_run(run, trial_keys(cfg.seed, cfg.trials), problem.data)
 
     steps = log_steps(cfg.steps, cfg.log_every)
     bad = diverged(timed.outputs)

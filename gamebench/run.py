@@ -79,8 +79,10 @@ def make_run(
     log_every: int,
     progress: ProgressFn | None = None,
     headline: str = "dist",
-) -> Callable[[jax.Array], Metrics]:
-    """Build run(keys) -> metrics with leaves (trials, steps // log_every + 1), pure and jittable.
+) -> Callable[..., Metrics]:
+    """Build run(keys, data=None) -> metrics with leaves (trials, steps // log_every + 1), pure and
+    jittable. `data` is `problem.data` for problems that carry datasets (passed as an argument so it
+    is not compiled in as a constant).
 
     Trial i depends on keys[i] alone, so a batch of trials gives the same numbers as trials run one
     at a time, and the first n trials of a larger run equal an n-trial run.
@@ -91,26 +93,6 @@ def make_run(
         )
     n_chunks = steps // log_every
 
-    def init_trial(key: jax.Array) -> TrialCarry:
-        key_init, key_steps, key_eval = jax.random.split(key, 3)
-        costs = {name: jnp.int32(0) for name in COSTS}
-        return TrialCarry(solver.init(problem, key_init), costs, key_steps, key_eval)
-
-    def advance(carry: TrialCarry, chunk: jax.Array) -> TrialCarry:
-        def one_step(carry: TrialCarry, t: jax.Array):
-            state, info = solver.step(problem, carry.state, jax.random.fold_in(carry.key_steps, t))
-            costs = {name: carry.costs[name] + info.get(name, 0) for name in COSTS}
-            return carry._replace(state=state, costs=costs), None
-
-        carry, _ = jax.lax.scan(one_step, carry, chunk * log_every + jnp.arange(log_every))
-        return carry
-
-    def evaluate(carry: TrialCarry, log_index: jax.Array) -> Metrics:
-        u, v = solver.readout(problem, carry.state)
-        key_batch, key_metrics = jax.random.split(jax.random.fold_in(carry.key_eval, log_index))
-        batch = problem.sample_batch(key_batch)
-        return game_metrics(problem, u, v, batch, key_metrics) | carry.costs
-
     def report(log_index: jax.Array, metrics: Metrics) -> None:
         if progress is None or headline not in metrics:
             return
@@ -120,7 +102,30 @@ def make_run(
             jnp.nanmean(metrics[headline]),
         )
 
-    def run(keys: jax.Array) -> Metrics:
+    def run(keys: jax.Array, data=None) -> Metrics:
+        game = problem if problem.bind is None or data is None else problem.bind(data)
+
+        def init_trial(key: jax.Array) -> TrialCarry:
+            key_init, key_steps, key_eval = jax.random.split(key, 3)
+            costs = {name: jnp.int32(0) for name in COSTS}
+            return TrialCarry(solver.init(game, key_init), costs, key_steps, key_eval)
+
+        def advance(carry: TrialCarry, chunk: jax.Array) -> TrialCarry:
+            def one_step(carry: TrialCarry, t: jax.Array):
+                key = jax.random.fold_in(carry.key_steps, t)
+                state, info = solver.step(game, carry.state, key)
+                costs = {name: carry.costs[name] + info.get(name, 0) for name in COSTS}
+                return carry._replace(state=state, costs=costs), None
+
+            carry, _ = jax.lax.scan(one_step, carry, chunk * log_every + jnp.arange(log_every))
+            return carry
+
+        def evaluate(carry: TrialCarry, log_index: jax.Array) -> Metrics:
+            u, v = solver.readout(game, carry.state)
+            key_batch, key_metrics = jax.random.split(jax.random.fold_in(carry.key_eval, log_index))
+            batch = game.sample_batch(key_batch)
+            return game_metrics(game, u, v, batch, key_metrics) | carry.costs
+
         carry = jax.vmap(init_trial)(keys)
         first = jax.vmap(evaluate, in_axes=(0, None))(carry, 0)
 
@@ -149,14 +154,30 @@ def trial_keys(seed: int, trials: int) -> jax.Array:
 def shard_trials(keys: jax.Array) -> tuple[jax.Array, int]:
     """Pad the trial axis to a multiple of the device count and shard it; returns (keys, trials)."""
     trials = keys.shape[0]
-    devices = jax.devices()
-    if len(devices) == 1 or trials < len(devices):  # too few trials to share: one device
+    mesh = _trial_mesh(trials)
+    if mesh is None:  # one device, or too few trials to share
         return keys, trials
-    pad = (-trials) % len(devices)
+    pad = (-trials) % mesh.size
     if pad:  # padded trials are computed and dropped
         keys = jnp.concatenate([keys, keys[:pad]])
-    mesh = Mesh(np.array(devices), ("trials",))
     return jax.device_put(keys, NamedSharding(mesh, PartitionSpec("trials"))), trials
+
+
+def _trial_mesh(trials: int) -> Mesh | None:
+    devices = jax.devices()
+    if len(devices) == 1 or trials < len(devices):
+        return None
+    return Mesh(np.array(devices), ("trials",))
+
+
+def place_data(data, trials: int):
+    """A problem's dataset on the device(s): replicated on every device the trials are sharded over."""
+    if data is None:
+        return None
+    mesh = _trial_mesh(trials)
+    if mesh is None:
+        return jax.device_put(data)
+    return jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
 
 
 @dataclass
@@ -174,28 +195,37 @@ class Compiled:
     keys: jax.Array
     trials: int
     compile_seconds: float
+    data: object = None  # the problem's dataset on the device(s), passed at every call
 
 
-def compile_trials(fn: Callable[[jax.Array], dict], keys: jax.Array) -> Compiled:
-    """jit `fn` and compile it for these keys (lowering and XLA compilation, timed)."""
+def compile_trials(fn: Callable[..., dict], keys: jax.Array, data=None) -> Compiled:
+    """jit `fn` and compile it for these keys (lowering and XLA compilation, timed).
+
+    `data` (a problem's dataset) becomes a second argument of the program rather than a constant.
+    """
     sharded, trials = shard_trials(keys)
     start = time.perf_counter()
-    executable = jax.jit(fn).lower(sharded).compile()
-    return Compiled(executable, sharded, trials, time.perf_counter() - start)
+    if data is None:
+        executable = jax.jit(fn).lower(sharded).compile()
+    else:
+        data = place_data(data, trials)
+        executable = jax.jit(fn).lower(sharded, data).compile()
+    return Compiled(executable, sharded, trials, time.perf_counter() - start, data)
 
 
 def execute(compiled: Compiled) -> Timed:
     """Run a compiled program (timed, until its outputs are ready) and bring them to the host."""
+    args = (compiled.keys,) if compiled.data is None else (compiled.keys, compiled.data)
     start = time.perf_counter()
-    outputs = jax.block_until_ready(compiled.executable(compiled.keys))
+    outputs = jax.block_until_ready(compiled.executable(*args))
     run_seconds = time.perf_counter() - start
     host = jax.tree.map(lambda a: np.asarray(a)[: compiled.trials], outputs)
     return Timed(host, compiled.compile_seconds, run_seconds)
 
 
-def compile_and_run(fn: Callable[[jax.Array], dict], keys: jax.Array) -> Timed:
+def compile_and_run(fn: Callable[..., dict], keys: jax.Array, data=None) -> Timed:
     """jit `fn`, compile it for these keys (timed), then run it (timed separately)."""
-    return execute(compile_trials(fn, keys))
+    return execute(compile_trials(fn, keys, data))
 
 
 def log_steps(steps: int, log_every: int) -> np.ndarray:
