@@ -74,8 +74,17 @@ def _task(cfg: DictConfig) -> None:
         return
 
     configure_jax(cfg.devices, cfg.compile_cache)
+    from gamebench.data import DataError
+
     try:
         result = run_job(cfg, out_dir)
+    except DataError as error:  # a dataset missing or corrupt: the user fixes it, no traceback
+        if not multirun:
+            _exit(2, f"error: {error}")
+        record_failure(cfg, out_dir, "failed", str(error))
+        print(f"gamebench: {job} failed: {error}", file=sys.stderr)
+        _failed_jobs.append(str(out_dir))
+        return
     except Exception as error:  # noqa: BLE001 - recorded, reported in one line, sweep goes on
         message = f"{type(error).__name__}: {one_line(error)}"
         record_failure(cfg, out_dir, "failed", message)

@@ -135,6 +135,24 @@ class MogGanConfig:
     jsd_gen_samples: int = 64_000  # generator samples per JSD evaluation
 
 
+class ConvImpl(enum.Enum):
+    im2col = "im2col"  # shifted copies + one matmul: fast in compiled loops on CPU
+    xla = "xla"  # lax.conv_general_dilated: for GPUs
+
+
+@dataclass
+class DomainAdaptationConfig:
+    name: str = MISSING
+    batch: int = 128  # source and target images per step
+    rho: float = 1.0  # weight of the label loss
+    weight_decay: float = 1.0e-12  # lambda on |u|^2
+    adversarial: bool = True  # False: source-only training (the domain terms dropped)
+    init_std: float = 0.1  # weights N(0, init_std^2)
+    eval_size: int = 10_000  # examples of each test set scored at log points (first n)
+    mnistm_seed: int = 0  # synthesised MNIST-M (gamebench.data.mnistm)
+    conv: ConvImpl = ConvImpl.im2col  # im2col on CPU; xla (lax.conv, cuDNN) on GPU
+
+
 @dataclass
 class GamebenchConfig:
     problem: Any = MISSING
@@ -166,6 +184,7 @@ def register_schemas() -> None:
     cs.store(group="schema", name="bilinear", node=BilinearConfig)
     cs.store(group="schema", name="quadratic", node=QuadraticConfig)
     cs.store(group="schema", name="mog_gan", node=MogGanConfig)
+    cs.store(group="schema", name="domain_adaptation", node=DomainAdaptationConfig)
 
 
 register_schemas()
@@ -237,17 +256,23 @@ def validate(cfg: DictConfig) -> None:
         "batch",
         "jsd_data_samples",
         "jsd_gen_samples",
+        "eval_size",
     ):
         if param in problem:
             _check(
                 problem[param] >= 1,
                 f"problem.{param}={problem[param]} is out of range: must be >= 1",
             )
-    for param in ("std", "radius", "gain"):
+    for param in ("std", "radius", "gain", "rho", "init_std"):
         if param in problem:
             _check(
                 problem[param] > 0, f"problem.{param}={problem[param]} is out of range: must be > 0"
             )
+    if "weight_decay" in problem:
+        _check(
+            problem.weight_decay >= 0,
+            f"problem.weight_decay={problem.weight_decay} is out of range: must be >= 0",
+        )
     if "init_scale" in problem:
         _check(
             problem.init_scale > 0,
@@ -268,6 +293,14 @@ def validate(cfg: DictConfig) -> None:
     _check(solver.eta > 0, f"solver.eta={solver.eta} is out of range: must be > 0")
     _check_optimizer("solver.opt_u", solver.opt_u)
     _check_optimizer("solver.opt_v", solver.opt_v)
+
+    if problem.get("adversarial", True) is False and solver.name != "gda":
+        # without the domain terms the follower never touches the leader's loss: every solver moves
+        # u exactly as gda does, so the sweep's gda job is the source-only baseline
+        raise DuplicateJob(
+            f"problem.adversarial=false makes solver {solver.name!r} train the same leader as "
+            "'gda' (source-only training)"
+        )
 
     defaults = SolverConfig()
     uses = SOLVERS[solver.name].uses

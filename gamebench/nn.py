@@ -55,3 +55,57 @@ def mlp_apply(
 
 def parameter_count(params) -> int:
     return sum(leaf.size for leaf in jax.tree.leaves(params))
+
+
+def normal_layer(key: Array, shape: tuple[int, ...], std: float) -> Layer:
+    """Weights N(0, std^2) of `shape` (dense (in, out) or conv (h, w, in, out)), zero biases."""
+    return std * jax.random.normal(key, shape, jnp.float32), jnp.zeros((shape[-1],), jnp.float32)
+
+
+def normal_mlp_init(key: Array, sizes: Sequence[int], std: float) -> list[Layer]:
+    """Dense layers sizes[0] -> ... -> sizes[-1] with N(0, std^2) weights and zero biases."""
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [normal_layer(k, (a, b), std) for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+
+
+CONV_IMPLS = ("im2col", "xla")
+
+
+def conv_same(x: Array, w: Array, impl: str = "im2col") -> Array:
+    """'SAME' convolution, stride 1: x (batch, h, w, c_in), w (kh, kw, c_in, c_out), odd kh, kw.
+
+    impl = "im2col" stacks the kh*kw shifted copies of the zero-padded input and multiplies once by
+    the reshaped kernel: slices, pads and one matmul, whose gradients are slices, pads and matmuls.
+    We use it on CPU because XLA:CPU 0.10.2 runs the *gradient* convolutions of `lax.conv` inside a
+    `lax.scan` body 15-50x slower than at top level (scripts/bench_da.py --conv measures it: a
+    weight-gradient step of this network took 8 s in a scan vs 0.45 s outside; im2col 0.3 s).
+    impl = "xla" is `lax.conv_general_dilated`, the right choice on GPU (cuDNN).
+    """
+    if impl == "xla":
+        return jax.lax.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+    if impl != "im2col":
+        raise ValueError(f"unknown convolution {impl!r}; allowed: {', '.join(CONV_IMPLS)}")
+    kh, kw, c_in, c_out = w.shape
+    n, h, width, _ = x.shape
+    padded = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    patches = jnp.concatenate(
+        [padded[:, i : i + h, j : j + width, :] for i in range(kh) for j in range(kw)], axis=-1
+    )
+    y = patches.reshape(n * h * width, kh * kw * c_in) @ w.reshape(kh * kw * c_in, c_out)
+    return y.reshape(n, h, width, c_out)
+
+
+def max_pool_2x2(x: Array) -> Array:
+    """2x2 max-pool, stride 2, 'SAME' (odd sides padded with -inf), by a reshape."""
+    n, h, w, c = x.shape
+    x = jnp.pad(x, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), constant_values=-jnp.inf)
+    return jnp.max(x.reshape(n, (h + 1) // 2, 2, (w + 1) // 2, 2, c), axis=(2, 4))
+
+
+def conv_relu_pool(layer: Layer, x: Array, impl: str = "im2col") -> Array:
+    """x (batch, h, w, c) -> 'SAME' convolution, ReLU, 2x2 max-pool with stride 2."""
+    w, b = layer
+    y = jax.nn.relu(conv_same(x, w, impl) + b[None, None, None, :])
+    return max_pool_2x2(y)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 
-def gamebench(tmp_path, *args):
-    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
+def gamebench(tmp_path, *args, env=None):
+    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache"), **(env or {})}
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
         [sys.executable, "-m", "gamebench.cli", *args],
@@ -92,13 +92,28 @@ def test_a_failing_job_does_not_lose_the_sweep(tmp_path):
     assert (sweep / "1" / "error.log").read_text().startswith("Traceback")
 
 
+# experiments on real datasets: extra overrides that keep their smoke run small
+NEEDS_DATA = {"da_mnistm": ["problem.eval_size=100", "problem.batch=16", "trials=2"]}
+
+
 def test_every_experiment_runs_at_smoke_size(tmp_path):
     from gamebench.config import config_dir
 
     for experiment in sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")):
-        result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke")
+        extra = NEEDS_DATA.get(experiment, [])
+        if experiment in NEEDS_DATA and not os.environ.get("GAMEBENCH_DATA"):
+            continue  # test_missing_dataset_is_one_line_and_exit_2 covers this case
+        result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke", *extra)
         assert result.returncode == 0, (experiment, result.stderr)
         assert " final " in result.stdout and "0 diverged" in result.stdout
+
+
+def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
+    env_data = {"GAMEBENCH_DATA": str(tmp_path / "empty")}
+    result = gamebench(tmp_path, "experiment=da_mnistm", "debug=smoke", env=env_data)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "dataset 'mnist' not found" in line and "gamebench-data fetch mnist" in line
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gamebench.problems.base import Problem, Solution, follower_loss
+from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
 from gamebench.problems.mog_gan import make_mog_gan
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.surfaces import SURFACES, make_surface
@@ -40,6 +41,17 @@ PROBLEMS["mog_gan"] = lambda cfg: make_mog_gan(
     jsd_gen_samples=cfg.jsd_gen_samples,
 )
 
+PROBLEMS["da_mnist_mnistm"] = lambda cfg: make_da_mnist_mnistm(
+    batch=cfg.batch,
+    rho=cfg.rho,
+    weight_decay=cfg.weight_decay,
+    adversarial=cfg.adversarial,
+    init_std=cfg.init_std,
+    eval_size=cfg.eval_size,
+    mnistm_seed=cfg.mnistm_seed,
+    conv=_name(cfg.conv),
+)
+
 
 def make_problem(cfg: Any) -> Problem:
     if cfg.name not in PROBLEMS:
@@ -53,6 +65,8 @@ __all__ = [
     "Solution",
     "follower_loss",
     "make_bilinear",
+    "make_da_mnist_mnistm",
+    "make_domain_adaptation",
     "make_mog_gan",
     "make_problem",
     "make_quadratic",

@@ -1,0 +1,107 @@
+"""Domain-adversarial training on tiny synthetic images: the game's terms, its gradients, the
+accuracy metric, the im2col convolution, and the dataset entering the program as an argument."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gamebench.config import DuplicateJob, validate
+from gamebench.nn import conv_same, max_pool_2x2
+from gamebench.problems import make_domain_adaptation
+from gamebench.problems.domain_adaptation import cross_entropy, features
+from gamebench.run import make_run, trial_keys
+from gamebench.solvers import kbeam
+
+SIZE = 12
+
+
+def tiny_game(adversarial: bool = True, n: int = 48):
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 256, (n, SIZE, SIZE, 1)).astype(np.uint8)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    target = rng.integers(0, 256, (n, SIZE, SIZE, 3)).astype(np.uint8)
+    evals = {"source_acc": (source[:20], labels[:20]), "target_acc": (target[:30], labels[:30])}
+    return make_domain_adaptation((source, labels), target, evals, batch=6, adversarial=adversarial)
+
+
+@pytest.mark.parametrize("shape", [(2, 7, 7, 3), (1, 6, 9, 2)])
+def test_im2col_convolution_equals_lax_conv(shape):
+    key_x, key_w = jax.random.split(jax.random.PRNGKey(0))
+    x = jax.random.normal(key_x, shape)
+    w = jax.random.normal(key_w, (5, 5, shape[-1], 4))
+    im2col = jax.jit(lambda x, w: conv_same(x, w, "im2col"))(x, w)
+    np.testing.assert_allclose(im2col, conv_same(x, w, "xla"), atol=1e-4)
+    pooled = jax.jit(max_pool_2x2)(x)
+    assert pooled.shape == (shape[0], -(-shape[1] // 2), -(-shape[2] // 2), shape[3])
+    assert float(pooled[0, 0, 0, 0]) == float(jnp.max(x[0, :2, :2, 0]))
+
+
+@pytest.mark.parametrize("adversarial", [True, False])
+def test_payoff_terms_gradients_finite_source_only_ignores_follower(adversarial):
+    from gamebench.nn import mlp_apply
+
+    game = tiny_game(adversarial)
+
+    @jax.jit  # one program: op-by-op execution of the conv nets compiles every slice apart
+    def evaluate(key):
+        u, v, batch = game.init_u(key), game.init_v(key), game.sample_batch(key)
+        xs, ys, xt = batch
+        h_s, h_t = features(u, xs), features(u, xt)
+        label = cross_entropy(mlp_apply(u["classifier"], h_s, jax.nn.relu), ys)
+        dom_s = cross_entropy(mlp_apply(v, h_s, jax.nn.relu), jnp.zeros(6, jnp.int32))
+        dom_t = cross_entropy(mlp_apply(v, h_t, jax.nn.relu), jnp.ones(6, jnp.int32))
+        decay = 1e-12 * sum(jnp.sum(w**2) for w, _ in u["features"] + u["classifier"])
+        weight = 0.5 if adversarial else 0.0
+        expected = label - weight * dom_s - weight * dom_t + decay
+        value, grads = jax.value_and_grad(game.f, argnums=(0, 1))(u, v, batch)
+        return value, expected, grads
+
+    xs, ys, _ = jax.eval_shape(game.sample_batch, jax.random.PRNGKey(0))
+    assert xs.shape == (6, SIZE, SIZE, 3) and ys.shape == (6,)
+    value, expected, (grad_u, grad_v) = evaluate(jax.random.PRNGKey(2))
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    leaves_u, leaves_v = jax.tree.leaves(grad_u), jax.tree.leaves(grad_v)
+    assert all(bool(jnp.isfinite(g).all()) for g in leaves_u + leaves_v)
+    follower_moves = any(bool(jnp.any(g != 0)) for g in leaves_v)
+    assert follower_moves == adversarial
+
+
+def test_accuracy_metric_counts_correct_predictions_across_padded_chunks():
+    from gamebench.nn import mlp_apply
+    from gamebench.problems.domain_adaptation import _as_float
+
+    game = tiny_game()
+
+    @jax.jit
+    def both(key):
+        u = game.init_u(key)
+        images, labels = game.data["eval"]["target_acc"]
+        x = _as_float(images, game.data["mean"])
+        logits = mlp_apply(u["classifier"], features(u, x), jax.nn.relu)
+        return game.metrics(u, None, key)["target_acc"], jnp.mean(
+            jnp.argmax(logits, axis=1) == labels
+        )
+
+    metric, expected = both(jax.random.PRNGKey(3))
+    assert float(metric) == pytest.approx(float(expected))
+
+
+def test_dataset_is_a_program_argument_not_a_constant():
+    # the experiment's smoke run (tests/test_cli.py, with real data) compiles and runs this program
+    game = tiny_game(n=3000)  # 3000 x 12 x 12 x 4 bytes of images: 1.7 MB
+    solver = kbeam(optax.sgd(1e-2, momentum=0.9), optax.sgd(1e-2, momentum=0.9), k=2)
+    run = make_run(game, solver, steps=1, log_every=1, headline="target_acc")
+    keys = trial_keys(0, 2)
+    as_argument = jax.jit(run).lower(keys, game.data).as_text()
+    closed_over = jax.jit(run).lower(keys).as_text()
+    assert len(as_argument) < 1_000_000 < len(closed_over)
+
+
+def test_source_only_needs_gda(compose):
+    validate(compose(["experiment=da_mnistm", "problem.adversarial=false", "solver=gda"]))
+    with pytest.raises(DuplicateJob, match="problem.adversarial=false makes solver 'kbeam'"):
+        validate(compose(["experiment=da_mnistm", "problem.adversarial=false"]))
