@@ -80,11 +80,13 @@ class SolverConfig:
     direction: Direction = Direction.min_norm  # kbeam_eps: leader direction in the hull
     min_norm_iters: int = 100  # kbeam_eps: inner iterations of the min-norm solve
     leader_state: LeaderState = LeaderState.shared  # kbeam, kbeam_eps: leader optimiser state(s)
-    inner_steps: int = 1  # gda_k: follower steps per leader step; unrolled: steps unrolled
+    inner_steps: int = 1  # gda_k: follower steps per leader step; unrolled: steps unrolled; danskin: inner solve steps
     gamma: float = 0.1  # consensus: weight of grad |xi|^2/2; sga: lambda
     cg_iters: int = 10  # follow_the_ridge, cgd: conjugate-gradient iterations per step
     damping: float = 0.0  # follow_the_ridge: H_vv g + damping I in the ridge solve
-    eta: float = 0.1  # cgd: step size inside the competitive preconditioner
+    eta: float = (
+        0.1  # cgd: step size inside the competitive preconditioner; danskin: first line-search step
+    )
     opt_u: OptimizerConfig = field(default_factory=OptimizerConfig)
     opt_v: OptimizerConfig = field(default_factory=OptimizerConfig)
 
@@ -133,6 +135,27 @@ class MogGanConfig:
     gain: float = 1.4  # orthogonal initialisation
     jsd_data_samples: int = 640_000  # for p_data, once
     jsd_gen_samples: int = 64_000  # generator samples per JSD evaluation
+
+
+class PrivacyDataset(enum.Enum):
+    genki = "genki"  # faces: smile (utility) vs gender (private)
+    har = "har"  # smartphone windows: activity (utility) vs subject (private)
+
+
+class FilterKind(enum.Enum):
+    linear = "linear"  # z = x U
+    nn = "nn"  # one tanh hidden layer
+
+
+@dataclass
+class PrivacyFilterConfig:
+    name: str = MISSING
+    dataset: PrivacyDataset = PrivacyDataset.genki
+    filter: FilterKind = FilterKind.linear
+    d: int = 10  # filter output dimension
+    rho: float = 10.0  # weight of the utility loss
+    weight_decay: float = 1.0e-3  # lambda on the filter's parameters
+    hidden: int = 50  # nn filter's hidden units
 
 
 class ConvImpl(enum.Enum):
@@ -185,6 +208,7 @@ def register_schemas() -> None:
     cs.store(group="schema", name="quadratic", node=QuadraticConfig)
     cs.store(group="schema", name="mog_gan", node=MogGanConfig)
     cs.store(group="schema", name="domain_adaptation", node=DomainAdaptationConfig)
+    cs.store(group="schema", name="privacy_filter", node=PrivacyFilterConfig)
 
 
 register_schemas()
@@ -257,6 +281,7 @@ def validate(cfg: DictConfig) -> None:
         "jsd_data_samples",
         "jsd_gen_samples",
         "eval_size",
+        "d",
     ):
         if param in problem:
             _check(

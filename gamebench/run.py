@@ -245,3 +245,25 @@ def diverged(metrics: dict[str, np.ndarray]) -> np.ndarray:
         if np.issubdtype(values.dtype, np.floating)
     ]
     return np.logical_or.reduce(flags) if flags else np.zeros(0, bool)
+
+
+def make_final_players(problem: Problem, solver: Solver, *, steps: int) -> Callable[..., tuple]:
+    """Build train(keys, data=None) -> (u, v) after `steps` solver steps, vmapped over trials:
+    for evaluations that need the learned players themselves (e.g. a frozen filter), not metrics."""
+
+    def train(keys: jax.Array, data=None):
+        game = problem if problem.bind is None or data is None else problem.bind(data)
+
+        def one_trial(key):
+            key_init, key_steps, _ = jax.random.split(key, 3)
+
+            def one_step(state, t):
+                state, _ = solver.step(game, state, jax.random.fold_in(key_steps, t))
+                return state, None
+
+            state, _ = jax.lax.scan(one_step, solver.init(game, key_init), jnp.arange(steps))
+            return solver.readout(game, state)
+
+        return jax.vmap(one_trial)(keys)
+
+    return train

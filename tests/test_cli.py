@@ -93,7 +93,10 @@ def test_a_failing_job_does_not_lose_the_sweep(tmp_path):
 
 
 # experiments on real datasets: extra overrides that keep their smoke run small
-NEEDS_DATA = {"da_mnistm": ["problem.eval_size=100", "problem.batch=16", "trials=2"]}
+NEEDS_DATA = {
+    "da_mnistm": ["problem.eval_size=100", "problem.batch=16", "trials=2"],
+    "privacy_tradeoff": ["solver.inner_steps=2"],
+}
 
 
 def test_every_experiment_runs_at_smoke_size(tmp_path):

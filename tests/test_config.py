@@ -12,6 +12,7 @@ from gamebench.solvers import SOLVERS, make_solver
 
 PROBLEM_CONFIGS = sorted(p.stem for p in (config_dir() / "problem").glob("*.yaml"))
 SOLVER_CONFIGS = sorted(p.stem for p in (config_dir() / "solver").glob("*.yaml"))
+DATASET_PROBLEMS = {"da_mnist_mnistm", "privacy_filter"}
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 
 
@@ -25,7 +26,8 @@ def test_every_registered_name_has_a_config_and_back():
 def test_every_problem_and_solver_compose_and_build(compose, problem, solver):
     cfg = compose([f"problem={problem}", f"solver={solver}"])
     validate(cfg)
-    assert make_problem(cfg.problem).name == problem
+    if problem not in DATASET_PROBLEMS:  # those load real data: built once each in their own tests
+        assert make_problem(cfg.problem).name == problem
     assert len(make_solver(cfg.solver)) == 3
     params = flat_params(cfg)
     assert params["solver.name"] == solver and params["problem.name"] == problem

@@ -8,6 +8,7 @@ from typing import Any
 from gamebench.problems.base import Problem, Solution, follower_loss
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
 from gamebench.problems.mog_gan import make_mog_gan
+from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.surfaces import SURFACES, make_surface
 
@@ -52,6 +53,15 @@ PROBLEMS["da_mnist_mnistm"] = lambda cfg: make_da_mnist_mnistm(
     conv=_name(cfg.conv),
 )
 
+PROBLEMS["privacy_filter"] = lambda cfg: make_privacy_filter_from_dataset(
+    _name(cfg.dataset),
+    filter=_name(cfg.filter),
+    d=cfg.d,
+    rho=cfg.rho,
+    weight_decay=cfg.weight_decay,
+    hidden=cfg.hidden,
+)
+
 
 def make_problem(cfg: Any) -> Problem:
     if cfg.name not in PROBLEMS:
@@ -68,6 +78,7 @@ __all__ = [
     "make_da_mnist_mnistm",
     "make_domain_adaptation",
     "make_mog_gan",
+    "make_privacy_filter",
     "make_problem",
     "make_quadratic",
     "make_surface",

@@ -157,7 +157,9 @@ def make_domain_adaptation(
                 logits = mlp_apply(
                     u["classifier"], features(u, _as_float(x, mean), conv), jax.nn.relu
                 )
-                return jnp.sum(jnp.argmax(logits, axis=1) == y)
+                # non-finite logits (a diverged run) score NaN, not argmax's arbitrary class
+                correct = jnp.sum(jnp.argmax(logits, axis=1) == y).astype(jnp.float32)
+                return jnp.where(jnp.isfinite(logits).all(), correct, jnp.nan)
 
             chunked = (
                 images.reshape((chunks, size) + images.shape[1:]),

@@ -11,6 +11,7 @@ from typing import Any
 from gamebench.optim import make_optimizer
 from gamebench.solvers.base import Solver
 from gamebench.solvers.curvature import cgd, consensus, follow_the_ridge, sga
+from gamebench.solvers.danskin import danskin
 from gamebench.solvers.gda import alt_gda, gda, gda_k, optimistic_gda
 from gamebench.solvers.kbeam import kbeam, kbeam_eps
 from gamebench.solvers.lookahead import extragradient, unrolled
@@ -65,6 +66,10 @@ SOLVERS: dict[str, SolverSpec] = {
     "follow_the_ridge": SolverSpec(
         lambda cfg: follow_the_ridge(*_players(cfg), cg_iters=cfg.cg_iters, damping=cfg.damping),
         frozenset({"cg_iters", "damping"}),
+    ),
+    "danskin": SolverSpec(
+        lambda cfg: danskin(*_players(cfg), inner_steps=cfg.inner_steps, eta=cfg.eta),
+        frozenset({"inner_steps", "eta"}),
     ),
     "cgd": SolverSpec(
         lambda cfg: cgd(*_players(cfg), eta=cfg.eta, cg_iters=cfg.cg_iters),
