@@ -100,13 +100,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             train = make_final_players(problem, make_solver(cfg.solver), steps=cfg.steps)
             keys = trial_keys(args.seed, args.trials)
-            timed = compile_and_run(lambda k, a: train(k, a)[0], keys, problem.data)
+            timed = compile_and_run(lambda k, a, train=train: train(k, a)[0], keys, problem.data)
             timing[f"minimax_{kind}_d{d}"] = {
                 "compile_seconds": timed.compile_seconds,
                 "run_seconds": timed.run_seconds,
                 "steps": cfg.steps,
             }
-            apply = jax.jit(jax.vmap(lambda u, x: filter_output(problem, u, x), in_axes=(0, None)))
+            apply = jax.jit(
+                jax.vmap(lambda u, x, p=problem: filter_output(p, u, x), in_axes=(0, None))
+            )
             u = jax.tree.map(jax.numpy.asarray, timed.outputs)
             z_train = np.asarray(apply(u, place_data(data.x_train, 1)))
             z_test = np.asarray(apply(u, place_data(data.x_test, 1)))
