@@ -57,6 +57,11 @@ class Schedule(enum.Enum):
     inv_sqrt = "inv_sqrt"  # lr / sqrt(t), t = 1, 2, ...
 
 
+class LinearSolver(enum.Enum):
+    cg = "cg"  # conjugate gradients
+    neumann = "neumann"  # truncated Neumann series
+
+
 class Direction(enum.Enum):
     min_norm = "min_norm"  # minimum-norm element of the near-best gradients' hull
     random = "random"  # random convex combination of them
@@ -87,8 +92,54 @@ class SolverConfig:
     eta: float = (
         0.1  # cgd: step size inside the competitive preconditioner; danskin: first line-search step
     )
+    # bilevel solvers (gamebench/solvers/bilevel.py): T = inner_steps plain follower steps of size
+    # opt_v.lr; approxgrad: cg_iters residual steps of size eta; implicit: cg_iters solve iterations
+    truncate: int = 0  # rmd: back-propagate through the last `truncate` steps only; 0 = all
+    linear_solver: LinearSolver = LinearSolver.cg  # implicit: cg or neumann
+    alpha: float = 0.5  # bda: weight of the leader's direction in the follower's steps
+    penalty_rho: float = 1.0  # penalty: initial rho, lambda and eps
+    penalty_lambda: float = 10.0
+    penalty_eps: float = 1.0
     opt_u: OptimizerConfig = field(default_factory=OptimizerConfig)
     opt_v: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+class SmdName(enum.Enum):
+    smd20 = "smd20"
+    smd21 = "smd21"
+    smd23 = "smd23"
+    smd24 = "smd24"
+
+
+@dataclass
+class SmdConfig:
+    name: str = MISSING
+    which: SmdName = SmdName.smd20  # the penalty paper's synthetic problem
+    dim: int = 20  # coordinates of u and of v (two blocks; a multiple of 4)
+    matrix_seed: int = 0  # A of smd23 / smd24
+
+
+@dataclass
+class QuadraticBilevelConfig:
+    name: str = MISSING
+    dim: int = 5
+    matrix_seed: int = 0
+    mu: float = 0.1  # leader's ridge
+
+
+@dataclass
+class HypercleaningConfig:
+    name: str = MISSING
+    n_train: int = 5000  # noisy training examples (the leader's weights)
+    n_val: int = 5000  # clean validation examples
+    noise: float = 0.5  # share of training labels changed to another class
+    label_seed: int = 0  # which labels are corrupted, and how
+    mu: float = 1.0e-3  # the follower's ridge
+
+
+@dataclass
+class IapttToyConfig:
+    name: str = MISSING
 
 
 @dataclass
@@ -209,6 +260,10 @@ def register_schemas() -> None:
     cs.store(group="schema", name="mog_gan", node=MogGanConfig)
     cs.store(group="schema", name="domain_adaptation", node=DomainAdaptationConfig)
     cs.store(group="schema", name="privacy_filter", node=PrivacyFilterConfig)
+    cs.store(group="schema", name="smd", node=SmdConfig)
+    cs.store(group="schema", name="quadratic_bilevel", node=QuadraticBilevelConfig)
+    cs.store(group="schema", name="iaptt_toy", node=IapttToyConfig)
+    cs.store(group="schema", name="hypercleaning", node=HypercleaningConfig)
 
 
 register_schemas()
@@ -282,6 +337,8 @@ def validate(cfg: DictConfig) -> None:
         "jsd_gen_samples",
         "eval_size",
         "d",
+        "n_train",
+        "n_val",
     ):
         if param in problem:
             _check(
@@ -313,6 +370,15 @@ def validate(cfg: DictConfig) -> None:
     _check(solver.eps >= 0, f"solver.eps={solver.eps} is out of range: must be >= 0")
     for param in ("min_norm_iters", "inner_steps", "cg_iters"):
         _check(solver[param] >= 1, f"solver.{param}={solver[param]} is out of range: must be >= 1")
+    _check(
+        0 <= solver.truncate <= solver.inner_steps,
+        f"solver.truncate={solver.truncate} is out of range: must be in [0, inner_steps]",
+    )
+    _check(
+        0 <= solver.alpha <= 1, f"solver.alpha={solver.alpha} is out of range: must be in [0, 1]"
+    )
+    for param in ("penalty_rho", "penalty_lambda", "penalty_eps"):
+        _check(solver[param] > 0, f"solver.{param}={solver[param]} is out of range: must be > 0")
     for param in ("gamma", "damping"):
         _check(solver[param] >= 0, f"solver.{param}={solver[param]} is out of range: must be >= 0")
     _check(solver.eta > 0, f"solver.eta={solver.eta} is out of range: must be > 0")

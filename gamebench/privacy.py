@@ -22,11 +22,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import scipy.linalg
 
+from gamebench.logistic import accuracy, fit_logistic
+
 BASELINES = ("random", "pca", "ppls", "plda")
-LBFGS_STEPS = 200
 L2 = 1e-4
 
 
@@ -75,34 +75,6 @@ def baseline_filter(name: str, data, d: int, seed: int = 0) -> np.ndarray:
     raise ValueError(f"unknown baseline {name!r}; allowed: {', '.join(BASELINES)}")
 
 
-def _fit_logistic(z: jax.Array, labels: jax.Array, classes: int):
-    """Multinomial logistic regression by L-BFGS (optax) with L2 penalty L2 on the weights."""
-    params = (jnp.zeros((z.shape[1], classes)), jnp.zeros((classes,)))
-
-    def loss(params):
-        w, b = params
-        log_p = jax.nn.log_softmax(z @ w + b[None, :])
-        nll = -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
-        return nll + 0.5 * L2 * jnp.sum(w * w)
-
-    solver = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(loss)
-
-    def step(carry, _):
-        params, state = carry
-        value, grad = value_and_grad(params, state=state)
-        updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=loss)
-        return (optax.apply_updates(params, updates), state), None
-
-    (params, _), _ = jax.lax.scan(step, (params, solver.init(params)), None, length=LBFGS_STEPS)
-    return params
-
-
-def _accuracy(params, z, labels):
-    w, b = params
-    return jnp.mean(jnp.argmax(z @ w + b[None, :], axis=1) == labels)
-
-
 def protocol_accuracies(
     z_train, z_test, utility_train, utility_test, private_train, private_test, classes
 ) -> tuple[jax.Array, jax.Array]:
@@ -113,9 +85,9 @@ def protocol_accuracies(
     mean = jnp.mean(z_train, axis=0, keepdims=True)
     std = jnp.std(z_train, axis=0, keepdims=True) + 1e-6
     z_train, z_test = (z_train - mean) / std, (z_test - mean) / std
-    util = _fit_logistic(z_train, utility_train, classes[0])
-    priv = _fit_logistic(z_train, private_train, classes[1])
-    return _accuracy(util, z_test, utility_test), _accuracy(priv, z_test, private_test)
+    util = fit_logistic(z_train, utility_train, classes[0], l2=L2)
+    priv = fit_logistic(z_train, private_train, classes[1], l2=L2)
+    return accuracy(util, z_test, utility_test), accuracy(priv, z_test, private_test)
 
 
 def evaluate_filters(

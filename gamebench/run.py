@@ -59,9 +59,9 @@ def game_metrics(problem: Problem, u: Params, v: Params, batch, key: jax.Array) 
 
 
 # What a solver step reports it used (its info dict; a missing entry counts 0). An evaluation of
-# grad_u or grad_v counts one gradient; a Hessian-vector, Jacobian-vector or vector-Jacobian
-# product of a gradient counts one HVP.
-COSTS = ("grad_evals", "hvps")
+# grad_u or grad_v counts one gradient; a Hessian-vector or vector-Jacobian product of a gradient
+# counts one HVP; a forward-mode Jacobian-vector product through a follower step counts one JVP.
+COSTS = ("grad_evals", "hvps", "jvps")
 
 
 class TrialCarry(NamedTuple):

@@ -12,7 +12,7 @@ from gamebench.solvers import SOLVERS, make_solver
 
 PROBLEM_CONFIGS = sorted(p.stem for p in (config_dir() / "problem").glob("*.yaml"))
 SOLVER_CONFIGS = sorted(p.stem for p in (config_dir() / "solver").glob("*.yaml"))
-DATASET_PROBLEMS = {"da_mnist_mnistm", "privacy_filter"}
+DATASET_PROBLEMS = {"da_mnist_mnistm", "privacy_filter", "hypercleaning"}
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 
 

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gamebench.problems.base import Problem, Solution, follower_loss
+from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, make_smd
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
+from gamebench.problems.hypercleaning import make_hypercleaning
 from gamebench.problems.mog_gan import make_mog_gan
 from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
@@ -60,6 +62,13 @@ PROBLEMS["privacy_filter"] = lambda cfg: make_privacy_filter_from_dataset(
     rho=cfg.rho,
     weight_decay=cfg.weight_decay,
     hidden=cfg.hidden,
+)
+
+PROBLEMS["smd"] = lambda cfg: make_smd(_name(cfg.which), cfg.dim, cfg.matrix_seed)
+PROBLEMS["quadratic_bilevel"] = lambda cfg: make_quadratic_bilevel(cfg.dim, cfg.matrix_seed, cfg.mu)
+PROBLEMS["iaptt_toy"] = lambda cfg: make_iaptt_toy()
+PROBLEMS["hypercleaning"] = lambda cfg: make_hypercleaning(
+    cfg.n_train, cfg.n_val, cfg.noise, cfg.label_seed, cfg.mu
 )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from gamebench.optim import make_optimizer
 from gamebench.solvers.base import Solver
+from gamebench.solvers.bilevel import approxgrad, bda, fmd, iaptt_gm, implicit, penalty, rmd
 from gamebench.solvers.curvature import cgd, consensus, follow_the_ridge, sga
 from gamebench.solvers.danskin import danskin
 from gamebench.solvers.gda import alt_gda, gda, gda_k, optimistic_gda
@@ -66,6 +67,50 @@ SOLVERS: dict[str, SolverSpec] = {
     "follow_the_ridge": SolverSpec(
         lambda cfg: follow_the_ridge(*_players(cfg), cg_iters=cfg.cg_iters, damping=cfg.damping),
         frozenset({"cg_iters", "damping"}),
+    ),
+    # bilevel solvers: the follower takes plain steps of size opt_v.lr (differentiable)
+    "penalty": SolverSpec(
+        lambda cfg: penalty(
+            make_optimizer(cfg.opt_u),
+            cfg.opt_v.lr,
+            cfg.inner_steps,
+            cfg.penalty_rho,
+            cfg.penalty_lambda,
+            cfg.penalty_eps,
+        ),
+        frozenset({"inner_steps", "penalty_rho", "penalty_lambda", "penalty_eps"}),
+    ),
+    "approxgrad": SolverSpec(
+        lambda cfg: approxgrad(
+            make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, cfg.cg_iters, cfg.eta
+        ),
+        frozenset({"inner_steps", "cg_iters", "eta"}),
+    ),
+    "implicit": SolverSpec(
+        lambda cfg: implicit(
+            make_optimizer(cfg.opt_u),
+            cfg.opt_v.lr,
+            cfg.inner_steps,
+            _name(cfg.linear_solver),
+            cfg.cg_iters,
+        ),
+        frozenset({"inner_steps", "linear_solver", "cg_iters"}),
+    ),
+    "rmd": SolverSpec(
+        lambda cfg: rmd(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, cfg.truncate),
+        frozenset({"inner_steps", "truncate"}),
+    ),
+    "fmd": SolverSpec(
+        lambda cfg: fmd(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps),
+        frozenset({"inner_steps"}),
+    ),
+    "bda": SolverSpec(
+        lambda cfg: bda(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, cfg.alpha),
+        frozenset({"inner_steps", "alpha"}),
+    ),
+    "iaptt_gm": SolverSpec(
+        lambda cfg: iaptt_gm(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps),
+        frozenset({"inner_steps"}),
     ),
     "danskin": SolverSpec(
         lambda cfg: danskin(*_players(cfg), inner_steps=cfg.inner_steps, eta=cfg.eta),

@@ -1,0 +1,108 @@
+"""Data hyper-cleaning (Franceschi et al., ICML 2017; Mehra & Hamm, ACML 2021, Sec. 5): a bilevel
+problem on MNIST with half of the training labels corrupted.
+
+    leader    u in R^n_train: one logit per training example, weight sigma(u_i) in (0, 1)
+    follower  v = (W, b), a multinomial logistic regression on the 784 pixels (scaled to [0, 1])
+    g(u, v) = sum_i sigma(u_i) CE(v; x_i, y~_i) / n_train + (mu / 2) |W|^2     (noisy training set)
+    f(u, v) = mean CE(v; validation set)                                       (clean validation set)
+
+Data (deterministic for a seed): the first n_train MNIST training images with a `noise` share of
+labels changed to a different, uniformly drawn class; the next n_val images as the clean validation
+set; the 10,000 test images. Metrics: test accuracy of v; precision and recall of "corrupted" =
+{i : sigma(u_i) < 1/2} against the truly corrupted examples.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gamebench.problems.base import Problem
+
+CLASSES = 10
+
+
+def corrupt_labels(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy labels, corrupted mask): a `share` of the examples gets a different random class."""
+    rng = np.random.default_rng(seed)
+    n = labels.size
+    corrupted = np.zeros(n, bool)
+    corrupted[rng.choice(n, int(round(share * n)), replace=False)] = True
+    shift = rng.integers(1, CLASSES, n)  # 1..9: never the true class
+    noisy = np.where(corrupted, (labels + shift) % CLASSES, labels).astype(np.int32)
+    return noisy, corrupted
+
+
+def hypercleaning_arrays(n_train: int, n_val: int, noise: float, seed: int, root=None) -> dict:
+    from gamebench.data import mnist
+
+    images, labels = mnist("train", root)
+    test_x, test_y = mnist("test", root)
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    noisy, corrupted = corrupt_labels(labels[:n_train].astype(np.int32), noise, seed)
+    return {
+        "x_train": x[:n_train],
+        "y_train": noisy,
+        "y_train_clean": labels[:n_train].astype(np.int32),
+        "corrupted": corrupted,
+        "x_val": x[n_train : n_train + n_val],
+        "y_val": labels[n_train : n_train + n_val].astype(np.int32),
+        "x_test": test_x.reshape(len(test_x), -1).astype(np.float32) / 255.0,
+        "y_test": test_y.astype(np.int32),
+    }
+
+
+def make_hypercleaning_from_arrays(arrays: dict, mu: float = 1e-3) -> Problem:
+    data = {k: jnp.asarray(v) for k, v in arrays.items()}
+    n_train, dim = arrays["x_train"].shape
+
+    def bind(data) -> Problem:
+        def per_example_ce(v, x, y):
+            w, b = v
+            log_p = jax.nn.log_softmax(x @ w + b[None, :])
+            return -jnp.take_along_axis(log_p, y[:, None], axis=1)[:, 0]
+
+        def g(u, v, batch):
+            del batch
+            ce = per_example_ce(v, data["x_train"], data["y_train"])
+            return jnp.mean(jax.nn.sigmoid(u) * ce) + 0.5 * mu * jnp.sum(v[0] ** 2)
+
+        def f(u, v, batch):
+            del u, batch
+            return jnp.mean(per_example_ce(v, data["x_val"], data["y_val"]))
+
+        def metrics(u, v, key):
+            del key
+            w, b = v
+            test_acc = jnp.mean(
+                jnp.argmax(data["x_test"] @ w + b[None, :], axis=1) == data["y_test"]
+            )
+            flagged = jax.nn.sigmoid(u) < 0.5
+            corrupted = data["corrupted"]
+            hits = jnp.sum(flagged & corrupted)
+            return {
+                "test_acc": test_acc,
+                "precision": hits / jnp.maximum(jnp.sum(flagged), 1),
+                "recall": hits / jnp.maximum(jnp.sum(corrupted), 1),
+            }
+
+        return Problem(
+            name="hypercleaning",
+            f=f,
+            g=g,
+            init_u=lambda key: jnp.zeros((n_train,), jnp.float32),
+            init_v=lambda key: (jnp.zeros((dim, CLASSES)), jnp.zeros((CLASSES,))),
+            metrics=metrics,
+            headline="test_acc",
+            data=data,
+            bind=bind,
+        )
+
+    return bind(data)
+
+
+def make_hypercleaning(
+    n_train: int = 5000, n_val: int = 5000, noise: float = 0.5, seed: int = 0, mu: float = 1e-3
+) -> Problem:
+    return make_hypercleaning_from_arrays(hypercleaning_arrays(n_train, n_val, noise, seed), mu)
