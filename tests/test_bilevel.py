@@ -75,7 +75,9 @@ def test_iaptt_gm_reaches_the_global_optimum_of_its_example():
     from gamebench.solvers.bilevel import iaptt_gm
 
     problem = make_iaptt_toy()
-    train = jax.jit(make_final_players(problem, iaptt_gm(optax.sgd(0.01), 0.01, 1), steps=3000))
+    train = jax.jit(
+        make_final_players(problem, iaptt_gm(optax.sgd(0.01), 0.01, 1, optax.sgd(0.01)), steps=3000)
+    )
     (x,), (y,) = (a[0] for a in train(trial_keys(0, 1)))
     assert abs(float(x) - 11 * np.pi / 4) < 0.05 and float(y) < -1.98
     # unrolled differentiation from the same start stays at the weaker local optimum x = 1

@@ -109,7 +109,9 @@ SOLVERS: dict[str, SolverSpec] = {
         frozenset({"inner_steps", "alpha"}),
     ),
     "iaptt_gm": SolverSpec(
-        lambda cfg: iaptt_gm(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps),
+        lambda cfg: iaptt_gm(
+            make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, make_optimizer(cfg.opt_v)
+        ),
         frozenset({"inner_steps"}),
     ),
     "danskin": SolverSpec(

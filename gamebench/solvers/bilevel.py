@@ -256,16 +256,23 @@ def bda(
     return _bilevel_solver(opt_u, hypergradient)
 
 
-def iaptt_gm(opt_u: optax.GradientTransformation, lr_v: float, inner_steps: int) -> Solver:
+def iaptt_gm(
+    opt_u: optax.GradientTransformation,
+    lr_v: float,
+    inner_steps: int,
+    opt_z: optax.GradientTransformation | None = None,
+) -> Solver:
     """IAPTT-GM (Liu et al., "Towards Gradient-based Bilevel Optimization with Non-convex Followers
     and Beyond", NeurIPS 2021): the follower starts every inner loop from a learned initialisation
     z (an auxiliary leader variable), runs T steps v_1..v_T, and the leader differentiates the
     pessimistic truncation f(u, v_{k*}), k* = argmax_k f(u, v_k), through the prefix v_0..v_{k*}
-    with respect to both u and z (z steps with the leader's optimiser)."""
+    with respect to both u and z. z lives in the follower's space and steps with `opt_z` (the
+    follower's optimiser config; default: plain steps of size lr_v)."""
     _check(inner_steps, lr_v=lr_v)
+    opt_z = optax.sgd(lr_v) if opt_z is None else opt_z
 
     def init_aux(problem, u, v):
-        return v, opt_u.init(v)  # z starts at the drawn follower initialisation
+        return v, opt_z.init(v)  # z starts at the drawn follower initialisation
 
     def hypergradient(problem, u, v, batch, aux):
         z, opt_state_z = aux
@@ -278,7 +285,7 @@ def iaptt_gm(opt_u: optax.GradientTransformation, lr_v: float, inner_steps: int)
             return problem.f(u, take(trajectory, worst), batch)
 
         grad_u, grad_z = jax.grad(truncated, argnums=(0, 1))(u, z)
-        z, opt_state_z = descend(opt_u, problem.project_v, z, grad_z, opt_state_z)
+        z, opt_state_z = descend(opt_z, problem.project_v, z, grad_z, opt_state_z)
         v_last = take(trajectory, inner_steps - 1)
         return grad_u, v_last, (z, opt_state_z), _costs(2 * inner_steps + 1, inner_steps)
 
