@@ -225,6 +225,7 @@ class DomainAdaptationConfig:
     eval_size: int = 10_000  # examples of each test set scored at log points (first n)
     mnistm_seed: int = 0  # synthesised MNIST-M (gamebench.data.mnistm)
     conv: ConvImpl = ConvImpl.im2col  # im2col on CPU; xla (lax.conv, cuDNN) on GPU
+    train_size: int = 0  # > 0: only the first n training images of each domain (smoke runs)
 
 
 @dataclass
@@ -350,6 +351,11 @@ def validate(cfg: DictConfig) -> None:
             _check(
                 problem[param] > 0, f"problem.{param}={problem[param]} is out of range: must be > 0"
             )
+    if "train_size" in problem:
+        _check(
+            problem.train_size >= 0,
+            f"problem.train_size={problem.train_size} is out of range: must be >= 0 (0 = all)",
+        )
     if "weight_decay" in problem:
         _check(
             problem.weight_decay >= 0,

@@ -94,21 +94,40 @@ def test_a_failing_job_does_not_lose_the_sweep(tmp_path):
 
 # experiments on real datasets: extra overrides that keep their smoke run small
 NEEDS_DATA = {
-    "da_mnistm": ["problem.eval_size=100", "problem.batch=16", "trials=2"],
+    "da_mnistm": [
+        "problem.eval_size=100",
+        "problem.batch=16",
+        "problem.train_size=500",
+        "trials=2",
+    ],
     "privacy_tradeoff": ["solver.inner_steps=2"],
 }
 
 
 def test_every_experiment_runs_at_smoke_size(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
     from gamebench.config import config_dir
 
-    for experiment in sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml")):
+    experiments = [
+        p.stem
+        for p in sorted((config_dir() / "experiment").glob("*.yaml"))
+        # without data, test_missing_dataset_is_one_line_and_exit_2 covers those experiments
+        if p.stem not in NEEDS_DATA or os.environ.get("GAMEBENCH_DATA")
+    ]
+
+    def smoke(experiment):
+        workdir = tmp_path / experiment
+        workdir.mkdir()
         extra = NEEDS_DATA.get(experiment, [])
-        if experiment in NEEDS_DATA and not os.environ.get("GAMEBENCH_DATA"):
-            continue  # test_missing_dataset_is_one_line_and_exit_2 covers this case
-        result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke", *extra)
+        return gamebench(workdir, f"experiment={experiment}", "debug=smoke", *extra)
+
+    # each job is a separate process that compiles on one core: two at a time use both cores
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = dict(zip(experiments, pool.map(smoke, experiments)))
+    for experiment, result in results.items():
         assert result.returncode == 0, (experiment, result.stderr)
-        assert " final " in result.stdout and "0 diverged" in result.stdout
+        assert " final " in result.stdout and "0 diverged" in result.stdout, experiment
 
 
 def test_missing_dataset_is_one_line_and_exit_2(tmp_path):

@@ -40,34 +40,36 @@ def test_im2col_convolution_equals_lax_conv(shape):
     assert float(pooled[0, 0, 0, 0]) == float(jnp.max(x[0, :2, :2, 0]))
 
 
-@pytest.mark.parametrize("adversarial", [True, False])
-def test_payoff_terms_gradients_finite_source_only_ignores_follower(adversarial):
+def test_payoff_terms_gradients_finite_source_only_ignores_follower():
     from gamebench.nn import mlp_apply
 
-    game = tiny_game(adversarial)
+    games = {adversarial: tiny_game(adversarial) for adversarial in (True, False)}
 
-    @jax.jit  # one program: op-by-op execution of the conv nets compiles every slice apart
+    @jax.jit  # one program for both games: op-by-op execution compiles every conv slice apart
     def evaluate(key):
-        u, v, batch = game.init_u(key), game.init_v(key), game.sample_batch(key)
-        xs, ys, xt = batch
-        h_s, h_t = features(u, xs), features(u, xt)
-        label = cross_entropy(mlp_apply(u["classifier"], h_s, jax.nn.relu), ys)
-        dom_s = cross_entropy(mlp_apply(v, h_s, jax.nn.relu), jnp.zeros(6, jnp.int32))
-        dom_t = cross_entropy(mlp_apply(v, h_t, jax.nn.relu), jnp.ones(6, jnp.int32))
-        decay = 1e-12 * sum(jnp.sum(w**2) for w, _ in u["features"] + u["classifier"])
-        weight = 0.5 if adversarial else 0.0
-        expected = label - weight * dom_s - weight * dom_t + decay
-        value, grads = jax.value_and_grad(game.f, argnums=(0, 1))(u, v, batch)
-        return value, expected, grads
+        out = {}
+        for adversarial, game in games.items():
+            u, v, batch = game.init_u(key), game.init_v(key), game.sample_batch(key)
+            xs, ys, xt = batch
+            h_s, h_t = features(u, xs), features(u, xt)
+            label = cross_entropy(mlp_apply(u["classifier"], h_s, jax.nn.relu), ys)
+            dom_s = cross_entropy(mlp_apply(v, h_s, jax.nn.relu), jnp.zeros(6, jnp.int32))
+            dom_t = cross_entropy(mlp_apply(v, h_t, jax.nn.relu), jnp.ones(6, jnp.int32))
+            decay = 1e-12 * sum(jnp.sum(w**2) for w, _ in u["features"] + u["classifier"])
+            weight = 0.5 if adversarial else 0.0
+            expected = label - weight * dom_s - weight * dom_t + decay
+            value, grads = jax.value_and_grad(game.f, argnums=(0, 1))(u, v, batch)
+            out[adversarial] = (value, expected, grads)
+        return out
 
-    xs, ys, _ = jax.eval_shape(game.sample_batch, jax.random.PRNGKey(0))
+    xs, ys, _ = jax.eval_shape(games[True].sample_batch, jax.random.PRNGKey(0))
     assert xs.shape == (6, SIZE, SIZE, 3) and ys.shape == (6,)
-    value, expected, (grad_u, grad_v) = evaluate(jax.random.PRNGKey(2))
-    np.testing.assert_allclose(value, expected, rtol=1e-5)
-    leaves_u, leaves_v = jax.tree.leaves(grad_u), jax.tree.leaves(grad_v)
-    assert all(bool(jnp.isfinite(g).all()) for g in leaves_u + leaves_v)
-    follower_moves = any(bool(jnp.any(g != 0)) for g in leaves_v)
-    assert follower_moves == adversarial
+    for adversarial, (value, expected, (grad_u, grad_v)) in evaluate(jax.random.PRNGKey(2)).items():
+        np.testing.assert_allclose(value, expected, rtol=1e-5)
+        leaves_u, leaves_v = jax.tree.leaves(grad_u), jax.tree.leaves(grad_v)
+        assert all(bool(jnp.isfinite(g).all()) for g in leaves_u + leaves_v)
+        follower_moves = any(bool(jnp.any(g != 0)) for g in leaves_v)
+        assert follower_moves == adversarial
 
 
 def test_accuracy_metric_counts_correct_predictions_across_padded_chunks():

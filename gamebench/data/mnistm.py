@@ -39,14 +39,19 @@ def blend_with_backgrounds(
 
 
 def mnistm_synthetic(
-    split: str, seed: int = 0, root: Path | None = None
+    split: str, seed: int = 0, root: Path | None = None, limit: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (n, 28, 28, 3), labels) synthesised from MNIST `split`; cached per seed.
 
     Train and test use different generator streams (seed, split) so their crops are independent.
+    `limit` > 0 synthesises the first `limit` digits only (the same images as the first `limit` of
+    the full split would be only for limit = 0; smoke runs use it to skip most of the work).
     """
-    cached = derived_dir() / f"mnistm_synthetic_v{RECIPE_VERSION}_{split}_seed{seed}.npz"
+    part = f"_first{limit}" if limit else ""
+    cached = derived_dir() / f"mnistm_synthetic_v{RECIPE_VERSION}_{split}_seed{seed}{part}.npz"
     digits, labels = mnist(split, root)
+    if limit:
+        digits, labels = digits[:limit], labels[:limit]
     if cached.is_file():
         with np.load(cached) as archive:
             return archive["x"], labels

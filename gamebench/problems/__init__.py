@@ -53,6 +53,7 @@ PROBLEMS["da_mnist_mnistm"] = lambda cfg: make_da_mnist_mnistm(
     eval_size=cfg.eval_size,
     mnistm_seed=cfg.mnistm_seed,
     conv=_name(cfg.conv),
+    train_size=cfg.train_size,
 )
 
 PROBLEMS["privacy_filter"] = lambda cfg: make_privacy_filter_from_dataset(

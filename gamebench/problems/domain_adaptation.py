@@ -197,14 +197,19 @@ def make_da_mnist_mnistm(
     eval_size: int = 10_000,
     mnistm_seed: int = 0,
     conv: str = "im2col",
+    train_size: int = 0,
 ) -> Problem:
     """MNIST (source, labelled) -> synthesised MNIST-M (target, unlabelled), with source_acc on
     MNIST test, target_acc on synthesised MNIST-M test and target_official_acc on the official
-    MNIST-M test split resized to 28x28, each on its first `eval_size` examples."""
+    MNIST-M test split resized to 28x28, each on its first `eval_size` examples. `train_size` > 0
+    uses the first `train_size` training images of each domain only (smoke runs)."""
     from gamebench.data import mnist, mnistm_official, mnistm_synthetic
 
     source_x, source_y = mnist("train")
-    target_x, _ = mnistm_synthetic("train", mnistm_seed)  # labels never seen by the learner
+    # labels of the target never reach the learner
+    target_x, _ = mnistm_synthetic("train", mnistm_seed, limit=train_size)
+    if train_size:
+        source_x, source_y = source_x[:train_size], source_y[:train_size]
     test_x, test_y = mnist("test")
     target_test_x, target_test_y = mnistm_synthetic("test", mnistm_seed)
     official_x, official_y = mnistm_official(28)
