@@ -127,6 +127,14 @@ def test_fetch_mnist_from_a_local_mirror_of_the_real_files(tmp_path, serve):
     url = serve(Path(REAL))
     root = data.fetch("mnist", tmp_path / "data", mirror=url)
     assert data.verify("mnist", root) == []
+    # the same real file with a wrong checksum, and cut midway: nothing is left behind
+    labels = "mnist/t10k-labels-idx1-ubyte.gz"
+    wrong = tmp_path / "wrong" / "labels.gz"
+    with pytest.raises(data.DownloadError, match="sha256"):
+        data.download((url + labels,), wrong, "0" * 64)
+    with pytest.raises(data.DownloadError, match="connection closed after"):
+        data.download((url + "cut/" + labels,), wrong, data.DATASETS["mnist"].files[3].sha256)
+    assert list((tmp_path / "wrong").iterdir()) == []
     images, labels = data.mnist("test", root)
     assert images.shape == (10_000, 28, 28) and labels.shape == (10_000,)
 

@@ -90,6 +90,19 @@ def test_minimax_filter_hides_the_private_label_better_than_pca():
     assert (priv[:2] < 0.65).all() and (util[:2] > 0.85).all()
 
 
+@pytest.mark.parametrize("name", ["gda", "alt_gda", "kbeam", "kbeam_eps", "danskin"])
+def test_core_solvers_run_the_privacy_filter(compose, name):
+    from gamebench.run import make_run
+    from gamebench.solvers import make_solver
+
+    problem = make_privacy_filter(planted(n=100), filter="linear", d=2)
+    cfg = compose([f"solver={name}", "solver.opt_u.lr=0.05", "solver.opt_v.lr=0.05"])
+    run = make_run(problem, make_solver(cfg.solver), steps=4, log_every=2, headline="private_acc")
+    out = jax.jit(run)(trial_keys(0, 2), problem.data)
+    for metric in ("f", "utility_acc", "private_acc"):
+        assert np.isfinite(np.asarray(out[metric])).all(), metric
+
+
 def test_har_windows_count_per_activity_run():
     # runs: activity 1 for 300 samples, unlabelled 50, activity 4 for 200, then a new experiment
     # with activity 4 for 127 samples (too short) and activity 7 (a transition, not used)
