@@ -6,10 +6,11 @@ Writes DIR/bilevel_synthetic.csv (problem,solver,T,trial,step,dist,upper_value: 
 the penalty paper and the IAPTT-GM example, every solver, T in --T, trials vmapped in one program
 per cell), DIR/hypercleaning.csv (method,trial,test_acc,precision,recall: noisy, val_only, oracle and
 every solver; one label corruption per trial), DIR/bilevel_cost.csv (solver,T,ms_per_step,
-peak_bytes,grad_evals,hvps,jvps on a 100-dimensional quadratic bilevel problem) and
+peak_bytes,grad_evals,hvps,jvps on a 100-dimensional bilevel problem with a nonlinear follower) and
 DIR/bilevel_cost_dim.csv (the same for rmd and fmd as dim u grows), the figures
 bilevel_synthetic.png and bilevel_cost.png, bilevel_tables.md and bilevel_meta.json. --replot
-redraws figures and tables from the CSVs. Hyper-cleaning needs GAMEBENCH_DATA (mnist); without it
+redraws figures and tables from the CSVs; --parts reruns some parts and keeps the others' files
+(bilevel_meta.json records the command of each part). Hyper-cleaning needs GAMEBENCH_DATA (mnist); without it
 that part is skipped with a message.
 """
 
@@ -35,44 +36,57 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clean-trials", type=positive_int, default=None, help="(--trials)")
     parser.add_argument("--cost-T", type=positive_int_list, default=[1, 10, 50, 100])
+    parser.add_argument(
+        "--parts",
+        default="synthetic,cost,cleaning",
+        help="which parts to run (synthetic,cost,cleaning); the others' files are kept",
+    )
     parser.add_argument("--replot", action="store_true", help="redraw from the CSVs; run nothing")
     args = parser.parse_args(argv)
     if args.replot:
         return replot(args.out)
+    parts = set(args.parts.split(","))
+    if not parts <= {"synthetic", "cost", "cleaning"}:
+        parser.error(f"--parts {args.parts!r}: allowed parts are synthetic, cost, cleaning")
     from gamebench.experiment import configure_jax
 
     configure_jax(devices=0, compile_cache=False)
-    import pandas as pd
+    import json
 
     from gamebench import io
 
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"command": ["python", "scripts/reproduce_bilevel.py", *sys.argv[1:]], "timing": {}}
-    synthetic = run_synthetic(args)
-    io.write_csv(args.out / "bilevel_synthetic.csv", synthetic)
-    meta["timing"]["synthetic_seconds"] = time.perf_counter() - start
-    cost, cost_dim = run_costs(args)
-    io.write_csv(args.out / "bilevel_cost.csv", cost)
-    io.write_csv(args.out / "bilevel_cost_dim.csv", cost_dim)
-    meta["timing"]["cost_seconds"] = (
-        time.perf_counter() - start - meta["timing"]["synthetic_seconds"]
-    )
-    cleaning, notes = run_hypercleaning(args)
-    if cleaning is not None:
-        io.write_csv(args.out / "hypercleaning.csv", cleaning)
-    meta["hypercleaning_notes"] = notes
+    meta_path = args.out / "bilevel_meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    command = ["python", "scripts/reproduce_bilevel.py", *sys.argv[1:]]
+    meta.setdefault("commands", {})
+    meta.setdefault("timing", {})
+    if "synthetic" in parts:
+        t0 = time.perf_counter()
+        io.write_csv(args.out / "bilevel_synthetic.csv", run_synthetic(args))
+        meta["commands"]["synthetic"] = command
+        meta["timing"]["synthetic_seconds"] = time.perf_counter() - t0
+    if "cost" in parts:
+        t0 = time.perf_counter()
+        cost, cost_dim = run_costs(args)
+        io.write_csv(args.out / "bilevel_cost.csv", cost)
+        io.write_csv(args.out / "bilevel_cost_dim.csv", cost_dim)
+        meta["commands"]["cost"] = command
+        meta["timing"]["cost_seconds"] = time.perf_counter() - t0
+    if "cleaning" in parts:
+        t0 = time.perf_counter()
+        cleaning, notes = run_hypercleaning(args)
+        if cleaning is not None:
+            io.write_csv(args.out / "hypercleaning.csv", cleaning)
+            meta["commands"]["cleaning"] = command
+        meta["hypercleaning_notes"] = notes
+        meta["timing"]["cleaning_seconds"] = time.perf_counter() - t0
     meta.update(
-        steps=args.steps,
-        trials=args.trials,
-        seed=args.seed,
-        T=args.T,
-        clean_steps=args.clean_steps,
-        wall_seconds=time.perf_counter() - start,
+        {f"{part}_settings": vars(args) | {"out": str(args.out)} for part in parts},
         **io.environment(),
     )
-    io.write_json(args.out / "bilevel_meta.json", meta)
-    del pd
+    io.write_json(meta_path, meta)
     return replot(args.out)
 
 
@@ -176,7 +190,8 @@ def run_costs(args):
             **{k: int(v) for k, v in info.items()},
         }
 
-    problem = make_quadratic_bilevel(dim=100, matrix_seed=0, mu=0.1)
+    # a nonlinear follower (log cosh term): reverse mode must keep every step's v, as in real models
+    problem = make_quadratic_bilevel(dim=100, matrix_seed=0, mu=0.1, curvature=0.5)
     rows = []
     for solver_name in SOLVERS:
         for T in args.cost_T:
@@ -187,7 +202,7 @@ def run_costs(args):
             )
     dim_rows = []
     for dim in (10, 100, 400):
-        small = make_quadratic_bilevel(dim=dim, matrix_seed=0, mu=0.1)
+        small = make_quadratic_bilevel(dim=dim, matrix_seed=0, mu=0.1, curvature=0.5)
         for solver_name in ("rmd", "fmd", "penalty", "approxgrad"):
             dim_rows.append({"dim_u": dim, **measure(small, solver_name, 10)})
             print(
@@ -333,7 +348,11 @@ def replot(out: Path) -> int:
         markdown(table.reset_index()),
         "",
     ]
-    parts += ["## Cost per leader step (100-dim quadratic, CPU)\n", markdown(cost), ""]
+    parts += [
+        "## Cost per leader step (100-dim bilevel problem with a log-cosh follower term, CPU)\n",
+        markdown(cost),
+        "",
+    ]
     if (out / "hypercleaning.csv").exists():
         clean = pd.read_csv(out / "hypercleaning.csv")
         summary = clean.groupby("method", sort=False)[["test_acc", "precision", "recall"]].agg(

@@ -40,7 +40,13 @@ def _sq(x):
     return jnp.sum(jnp.square(x))
 
 
-def make_quadratic_bilevel(dim: int = 5, matrix_seed: int = 0, mu: float = 0.1) -> Problem:
+def make_quadratic_bilevel(
+    dim: int = 5, matrix_seed: int = 0, mu: float = 0.1, curvature: float = 0.0
+) -> Problem:
+    """The quadratic bilevel problem of the module docstring. curvature > 0 adds
+    curvature * sum log cosh(v) to g, a smooth nonlinearity without closed form (then solution and
+    the hypergradient are not given): differentiating its follower steps in reverse mode must store
+    every step's v, which a linear follower step does not (the cost table uses it)."""
     rng = np.random.default_rng(matrix_seed)
     q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
     h = (q * rng.uniform(1.0, 4.0, dim)) @ q.T
@@ -56,7 +62,8 @@ def make_quadratic_bilevel(dim: int = 5, matrix_seed: int = 0, mu: float = 0.1) 
 
     def g(u, v, batch):
         del batch
-        return 0.5 * v @ H @ v - v @ (B @ u)
+        smooth = curvature * jnp.sum(jnp.log(jnp.cosh(v))) if curvature else 0.0
+        return 0.5 * v @ H @ v - v @ (B @ u) + smooth
 
     def best_response(u):
         return jnp.linalg.solve(H, B @ u)
