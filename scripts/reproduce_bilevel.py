@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         {f"{part}_settings": vars(args) | {"out": str(args.out)} for part in parts},
         **io.environment(),
     )
+    meta["wall_seconds"] = time.perf_counter() - start
     io.write_json(meta_path, meta)
     return replot(args.out)
 
