@@ -104,30 +104,21 @@ NEEDS_DATA = {
 }
 
 
-def test_every_experiment_runs_at_smoke_size(tmp_path):
-    from concurrent.futures import ThreadPoolExecutor
-
+def _experiments():
     from gamebench.config import config_dir
 
-    experiments = [
-        p.stem
-        for p in sorted((config_dir() / "experiment").glob("*.yaml"))
-        # without data, test_missing_dataset_is_one_line_and_exit_2 covers those experiments
-        if p.stem not in NEEDS_DATA or os.environ.get("GAMEBENCH_DATA")
-    ]
+    return sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 
-    def smoke(experiment):
-        workdir = tmp_path / experiment
-        workdir.mkdir()
-        extra = NEEDS_DATA.get(experiment, [])
-        return gamebench(workdir, f"experiment={experiment}", "debug=smoke", *extra)
 
-    # each job is a separate process that compiles on one core: two at a time use both cores
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = dict(zip(experiments, pool.map(smoke, experiments)))
-    for experiment, result in results.items():
-        assert result.returncode == 0, (experiment, result.stderr)
-        assert " final " in result.stdout and "0 diverged" in result.stdout, experiment
+# one test per experiment, so pytest-xdist spreads these subprocess runs over the cores
+@pytest.mark.parametrize("experiment", _experiments())
+def test_every_experiment_runs_at_smoke_size(tmp_path, experiment):
+    if experiment in NEEDS_DATA and not os.environ.get("GAMEBENCH_DATA"):
+        pytest.skip("GAMEBENCH_DATA is not set: this experiment needs a real dataset")
+    extra = NEEDS_DATA.get(experiment, [])
+    result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke", *extra)
+    assert result.returncode == 0, (experiment, result.stderr)
+    assert " final " in result.stdout and "0 diverged" in result.stdout
 
 
 def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
