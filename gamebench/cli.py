@@ -50,6 +50,18 @@ def _exit(code: int, message: str) -> None:
     raise SystemExit(code)
 
 
+def _user_error(cfg: DictConfig, out_dir: Path, job: str, multirun: bool, error: Exception) -> None:
+    """A failure the user fixes (a value out of range, a missing dataset): one line, exit 2 for a
+    single run; in a multirun the job is recorded as failed and the sweep goes on."""
+    from gamebench.experiment import record_failure
+
+    if not multirun:
+        _exit(2, f"error: {error}")
+    record_failure(cfg, out_dir, "failed", str(error))
+    print(f"gamebench: {job} failed: {error}", file=sys.stderr)
+    _failed_jobs.append(str(out_dir))
+
+
 def _task(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -66,12 +78,7 @@ def _task(cfg: DictConfig) -> None:
         print(f"gamebench: {job} skipped: {error}; the job with the default value covers it")
         return
     except ConfigError as error:
-        if not multirun:
-            _exit(2, f"error: {error}")
-        record_failure(cfg, out_dir, "failed", str(error))
-        print(f"gamebench: {job} failed: {error}", file=sys.stderr)
-        _failed_jobs.append(str(out_dir))
-        return
+        return _user_error(cfg, out_dir, job, multirun, error)
 
     configure_jax(cfg.devices, cfg.compile_cache)
     from gamebench.data import DataError
@@ -79,12 +86,7 @@ def _task(cfg: DictConfig) -> None:
     try:
         result = run_job(cfg, out_dir)
     except DataError as error:  # a dataset missing or corrupt: the user fixes it, no traceback
-        if not multirun:
-            _exit(2, f"error: {error}")
-        record_failure(cfg, out_dir, "failed", str(error))
-        print(f"gamebench: {job} failed: {error}", file=sys.stderr)
-        _failed_jobs.append(str(out_dir))
-        return
+        return _user_error(cfg, out_dir, job, multirun, error)
     except Exception as error:  # noqa: BLE001 - recorded, reported in one line, sweep goes on
         message = f"{type(error).__name__}: {one_line(error)}"
         record_failure(cfg, out_dir, "failed", message)

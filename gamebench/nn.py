@@ -109,3 +109,9 @@ def conv_relu_pool(layer: Layer, x: Array, impl: str = "im2col") -> Array:
     w, b = layer
     y = jax.nn.relu(conv_same(x, w, impl) + b[None, None, None, :])
     return max_pool_2x2(y)
+
+
+def cross_entropy(logits: Array, labels: Array) -> Array:
+    """Mean cross-entropy of integer labels under the softmax of `logits` (batch, classes)."""
+    log_p = jax.nn.log_softmax(logits)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))

@@ -228,7 +228,13 @@ def run_hypercleaning(args):
         hypercleaning_arrays,
         make_hypercleaning_from_arrays,
     )
-    from gamebench.run import compile_trials, execute, make_final_players, trial_keys
+    from gamebench.run import (
+        compile_trials,
+        execute,
+        make_final_players,
+        place_data,
+        trial_keys,
+    )
 
     trials = args.clean_trials or args.trials
     notes = {
@@ -296,9 +302,7 @@ def run_hypercleaning(args):
                     train, trial_keys(args.seed, 1), problem.data
                 )
             program = compiled[solver_name]
-            from gamebench.run import place_data
-
-            program.data = place_data(problem.data, 1)
+            program.data = place_data(problem.data, 1)  # this trial's corruption, same shapes
             u, v = execute(program).outputs
             metrics = problem.metrics(
                 jnp.asarray(u[0]), jax.tree.map(lambda a: jnp.asarray(a[0]), v), None

@@ -10,9 +10,9 @@ import optax
 import pytest
 
 from gamebench.config import DuplicateJob, validate
-from gamebench.nn import conv_same, max_pool_2x2
+from gamebench.nn import conv_same, cross_entropy, max_pool_2x2
 from gamebench.problems import make_domain_adaptation
-from gamebench.problems.domain_adaptation import cross_entropy, features
+from gamebench.problems.domain_adaptation import features
 from gamebench.run import make_run, trial_keys
 from gamebench.solvers import kbeam
 

@@ -28,7 +28,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gamebench.nn import CONV_IMPLS, conv_relu_pool, mlp_apply, normal_layer, normal_mlp_init
+from gamebench.nn import (
+    CONV_IMPLS,
+    conv_relu_pool,
+    cross_entropy,
+    mlp_apply,
+    normal_layer,
+    normal_mlp_init,
+)
 from gamebench.problems.base import Problem
 
 EVAL_CHUNK = 500
@@ -61,11 +68,6 @@ def features(u: dict, x: jax.Array, conv: str = "im2col") -> jax.Array:
     for layer in u["features"]:
         x = conv_relu_pool(layer, x, conv)
     return x.reshape(x.shape[0], -1)
-
-
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    log_p = jax.nn.log_softmax(logits)
-    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
 
 
 def _as_float(images: jax.Array, mean: jax.Array) -> jax.Array:

@@ -21,14 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamebench.nn import cross_entropy, orthogonal
 from gamebench.problems.base import Problem
 
 FILTERS = ("linear", "nn")
-
-
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    log_p = jax.nn.log_softmax(logits)
-    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
 
 
 def logistic_apply(params, z):
@@ -46,20 +42,14 @@ def apply_filter(kind: str, params, x: jax.Array) -> jax.Array:
 def init_filter(kind: str, key: jax.Array, dim_in: int, d: int, hidden: int):
     """Random orthonormal columns (scaled for the hidden layer's input), zero biases."""
     if kind == "linear":
-        return {"U": _orthonormal(key, dim_in, d)}
+        return {"U": orthogonal(key, (dim_in, d))}
     key_1, key_2 = jax.random.split(key)
     return {
-        "W1": _orthonormal(key_1, dim_in, hidden),
+        "W1": orthogonal(key_1, (dim_in, hidden)),
         "b1": jnp.zeros((hidden,), jnp.float32),
-        "W2": _orthonormal(key_2, hidden, d),
+        "W2": orthogonal(key_2, (hidden, d)),
         "b2": jnp.zeros((d,), jnp.float32),
     }
-
-
-def _orthonormal(key: jax.Array, rows: int, cols: int) -> jax.Array:
-    from gamebench.nn import orthogonal
-
-    return orthogonal(key, (rows, cols))
 
 
 def make_privacy_filter(
@@ -95,10 +85,9 @@ def make_privacy_filter(
             return rho * utility - private + 0.5 * weight_decay * decay
 
         def init_u(key):
-            key_f, key_w = jax.random.split(key)
-            del key_w
+            key_filter, _ = jax.random.split(key)  # w starts at zero: the inner solve fits it
             return {
-                "filter": init_filter(filter, key_f, dim_in, d, hidden),
+                "filter": init_filter(filter, key_filter, dim_in, d, hidden),
                 "w": (jnp.zeros((d, c_util), jnp.float32), jnp.zeros((c_util,), jnp.float32)),
             }
 
