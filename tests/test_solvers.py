@@ -146,6 +146,26 @@ def test_kbeam_eps_with_zero_eps_matches_kbeam(anti_saddle):
         np.testing.assert_allclose(a[metric], b[metric], rtol=1e-6, atol=1e-6)
 
 
+def test_kbeam_eps_with_zero_eps_breaks_exact_ties_as_kbeam(anti_saddle):
+    """At u = 0 the candidates v = -1/2 and v = +1/2 tie exactly (f = 1/4). eps = 0 must step at
+    the first argmax alone, as kbeam does; eps > 0 takes the hull, whose min-norm point is 0."""
+    sgd = optax.sgd(0.1)
+
+    def first_step(solver):
+        state = solver.init(anti_saddle, jax.random.PRNGKey(0))
+        state = state._replace(u=jnp.zeros(1), candidates=jnp.array([[-0.5], [0.5]]))
+        return solver.step(anti_saddle, state, jax.random.PRNGKey(1))[0].u
+
+    plain = first_step(kbeam(sgd, sgd, 2))
+    np.testing.assert_allclose(plain, [0.1], rtol=1e-6)  # grad_u f(0, -1/2) = -1
+    np.testing.assert_array_equal(first_step(kbeam_eps(sgd, sgd, 2, eps=0.0)), plain)
+    for direction in ("min_norm", "random"):
+        np.testing.assert_array_equal(
+            first_step(kbeam_eps(sgd, sgd, 2, eps=0.0, direction=direction)), plain
+        )
+    np.testing.assert_allclose(first_step(kbeam_eps(sgd, sgd, 2, eps=0.1)), [0.0], atol=1e-6)
+
+
 def test_kbeam_with_one_candidate_is_alternating_with_min_step_first(anti_saddle):
     sgd = optax.sgd(0.05)
     solver = kbeam(sgd, sgd, 1)

@@ -137,13 +137,14 @@ def kbeam_eps(
 ) -> Solver:
     """K-beam with an epsilon-subgradient leader step (Hamm & Noh, ICML 2018, Alg. 2).
 
-    The near-best set A = {k : f(u_t, v_k) >= max_j f(u_t, v_j) - eps} approximates the
+    The near-best set A = {k*} u {k : f(u_t, v_k) > max_j f(u_t, v_j) - eps} approximates the
     epsilon-subdifferential of phi(u) = max_v f(u, v) by the convex hull of {grad_u f(u_t, v_k)}_A.
         direction = "min_norm":  d = the minimum-norm element of that hull (steepest eps-descent),
                                  solved inside jit by accelerated projected gradient on the simplex;
         direction = "random":    d = a uniformly random convex combination (the paper's cheap form);
         u_{t+1} = P_U(u_t - eta_u d), then every candidate ascends at u_{t+1} as in `kbeam`.
-    eps = 0 selects the best candidate alone and reproduces `kbeam`. With leader_state =
+    eps = 0 selects the best candidate alone (k* = the first argmax, as in `kbeam`) and
+    reproduces `kbeam`, exact ties included. With leader_state =
     "per_candidate" the best candidate's leader optimiser state takes the step.
     """
     if eps < 0:
@@ -156,12 +157,18 @@ def kbeam_eps(
             u, candidates, batch
         )
         best = jnp.argmax(values).astype(jnp.int32)
-        near_best = values >= values[best] - eps
+        is_best = jnp.arange(k) == best
+        # strict inequality: with eps = 0 the set is the argmax alone, ties broken as `kbeam`
+        # breaks them (first index). With >= , candidates clipped to the same box face tie exactly
+        # or within round-off, and which ties occur depends on the CPU's code generation.
+        near_best = is_best | (values > values[best] - eps)
         flat_grads = jax.vmap(lambda g: ravel_pytree(g)[0])(grads)  # (k, dim u)
         if direction == "min_norm":
             weights = min_norm_weights(flat_grads, near_best, min_norm_iters)
         else:
             weights = random_convex_weights(key, near_best)
+        # a lone candidate gets weight exactly 1 (the hull solvers may return 1 - ulp)
+        weights = jnp.where(jnp.sum(near_best) == 1, is_best.astype(weights.dtype), weights)
         grad_u = jax.tree.map(lambda g: jnp.tensordot(weights, g, axes=1), grads)
         return grad_u, best, jnp.int32(k)
 
