@@ -69,6 +69,8 @@ def _task(cfg: DictConfig) -> None:
     job = f"job {hydra_cfg.job.num}" if multirun else "run"
     from gamebench.experiment import configure_jax, record_failure, run_job
 
+    if cfg.sweep_group is not None:  # a launcher job of the gamebench sweeper: one fused group
+        return _run_group(cfg)
     try:
         validate(cfg)
     except DuplicateJob as error:
@@ -100,6 +102,32 @@ def _task(cfg: DictConfig) -> None:
     print(result.summary_line, flush=True)
 
 
+def _run_group(cfg: DictConfig) -> None:
+    """Run the jobs of one fused group (validated by the sweeper) and print their summary lines."""
+    from gamebench.experiment import configure_jax
+    from gamebench.sweep import load_group, run_group
+
+    configure_jax(cfg.devices, cfg.compile_cache)
+    group_id, members = load_group(cfg.sweep_group)
+    for member, result in zip(members, run_group(members, group_id)):
+        if result.status == "failed":
+            print(f"gamebench: {result.summary_line}", file=sys.stderr)
+            _failed_jobs.append(member.out_dir)
+        else:
+            print(result.summary_line, flush=True)
+
+
+def _register_sweeper() -> None:
+    """Hydra finds plugins by walking the `hydra_plugins` namespace, which an editable install's
+    import hook hides from it; registering the sweeper by hand works for every kind of install."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.gamebench_sweeper.gamebench_sweeper import GamebenchSweeper
+
+    Plugins.instance().register(GamebenchSweeper)
+
+
+_register_sweeper()
 _hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(
     _task
 )

@@ -242,7 +242,10 @@ class GamebenchConfig:
     # Off, the compiled program has no callback, runs faster and is kept in the compilation cache.
     progress: bool | None = None
     plot_trials: int = 8  # trajectories drawn in the figure
+    plot: bool = True  # the job's trajectories.png
     compile_cache: bool = True  # persistent XLA cache under ~/.cache/gamebench/jax
+    # set by the sweeper on the launcher jobs it makes: a file listing the jobs of one fused group
+    sweep_group: str | None = None
 
 
 # solver parameters that only some solvers read (the registry says which)
@@ -252,6 +255,10 @@ SHARED_SOLVER_PARAMS = tuple(
 
 
 def register_schemas() -> None:
+    # the sweeper named in config.yaml's defaults registers its config node on import; compose_config
+    # (scripts, tests) composes without Hydra's plugin discovery, so import it here
+    import hydra_plugins.gamebench_sweeper.gamebench_sweeper  # noqa: F401
+
     cs = ConfigStore.instance()
     cs.store(name="gamebench_schema", node=GamebenchConfig)
     cs.store(group="schema", name="solver", node=SolverConfig)
@@ -410,7 +417,7 @@ def validate(cfg: DictConfig) -> None:
             )
 
 
-def flat_params(cfg: DictConfig) -> dict[str, Any]:
+def flat_params(cfg: DictConfig | dict) -> dict[str, Any]:
     """problem.* and solver.* leaves as flat 'solver.opt_u.lr'-style columns (enums as strings)."""
     out: dict[str, Any] = {}
 
@@ -422,5 +429,8 @@ def flat_params(cfg: DictConfig) -> dict[str, Any]:
             out[prefix] = node.name if isinstance(node, enum.Enum) else node
 
     for group in ("problem", "solver"):
-        walk(group, OmegaConf.to_container(cfg[group], resolve=True, enum_to_str=True))
+        node = cfg[group]
+        if not isinstance(node, dict):
+            node = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
+        walk(group, node)
     return out

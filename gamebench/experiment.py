@@ -24,6 +24,7 @@ class JobResult:
     status: str  # ok | diverged (some trials) | failed
     summary_line: str
     final: dict[str, float] = field(default_factory=dict)
+    error: BaseException | None = None  # what failed the job, for a lone run to report
 
 
 def configure_jax(devices: int, compile_cache: bool) -> None:
@@ -66,50 +67,54 @@ class _Progress:
             )
 
 
-def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
-    """Run every trial of one (problem, solver, hyperparameters) in a single compiled program."""
-    from gamebench.plots import close, trajectory_figure
-    from gamebench.problems import make_problem
-    from gamebench.run import (
-        COSTS,
-        compile_and_run,
-        diverged,
-        log_steps,
-        make_run,
-        scalar_metrics,
-        trial_keys,
-    )
-    from gamebench.solvers import make_solver
+def progress_for(config: dict, headline: str) -> _Progress | None:
+    """Progress lines for long runs (config `progress`: None = on from 10,000 steps)."""
+    show = config["progress"] if config.get("progress") is not None else config["steps"] >= 10_000
+    return _Progress(config["steps"], headline) if show else None
 
-    out_dir = Path(out_dir)
-    problem = make_problem(cfg.problem)
-    solver = make_solver(cfg.solver)
-    headline = headline_metric(problem)
-    show_progress = cfg.progress if cfg.progress is not None else cfg.steps >= 10_000
-    progress = _Progress(cfg.steps, headline) if show_progress else None
-    run = make_run(
-        problem,
-        solver,
-        steps=cfg.steps,
-        log_every=cfg.log_every,
-        progress=progress,
-        headline=headline,
-    )
-    timed = compile_and_run(run, trial_keys(cfg.seed, cfg.trials), problem.data)
 
-    steps = log_steps(cfg.steps, cfg.log_every)
-    bad = diverged(timed.outputs)
-    metrics = scalar_metrics(timed.outputs)
-    snapshots = {k: v for k, v in timed.outputs.items() if k not in metrics}
-    identity = {
-        "experiment": cfg.experiment,
-        "problem": cfg.problem.name,
-        "solver": cfg.solver.name,
-        **flat_params(cfg),
-        "seed": cfg.seed,
+def identity_of(config: dict) -> dict[str, Any]:
+    """The columns that name a job in every row: experiment, problem, solver, parameters, seed."""
+    return {
+        "experiment": config["experiment"],
+        "problem": config["problem"]["name"],
+        "solver": config["solver"]["name"],
+        **flat_params(config),
+        "seed": config["seed"],
     }
+
+
+def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
+    """Run every trial of one (problem, solver, hyperparameters) in a single compiled program: a
+    group of one, through exactly the code a fused sweep runs."""
+    from gamebench.sweep import Member, job_key, run_group
+
+    container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    member = Member(0, str(out_dir), container, job_key(container))
+    (result,) = run_group([member])
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+def write_job(
+    member, problem, outputs: dict[str, np.ndarray], group: dict, figure=None
+) -> JobResult:
+    """Write one job's rows, per-trial summary, config, figure and meta (last), as a lone run does.
+
+    outputs: this job's metrics, leaves (trials, log points, ...); figure: the group's
+    plots.TrajectoryFigure (None: no figure, config plot=false).
+    """
+    from gamebench.run import COSTS, diverged, log_steps, scalar_metrics
+
+    cfg, out_dir = member.config, Path(member.out_dir)
+    headline = headline_metric(problem)
+    steps = log_steps(cfg["steps"], cfg["log_every"])
+    bad = diverged(outputs)
+    metrics = scalar_metrics(outputs)
+    snapshots = {k: v for k, v in outputs.items() if k not in metrics}
+    identity = identity_of(cfg)
     rows = io.long_rows(identity, steps, metrics)
-    summary = io.trial_summary(identity, steps, metrics, bad)
 
     finals = {name: values[:, -1][~bad] for name, values in metrics.items()}
     final = {}
@@ -119,17 +124,20 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
             final[f"std_{name}"] = float(np.std(values)) if values.size else float("nan")
     status = "ok" if not bad.any() else "diverged"
 
+    files = ["trajectories.parquet", io.JOB_SUMMARY, "config.yaml"]
     io.write_parquet(out_dir / "trajectories.parquet", rows)
     if snapshots:  # array-valued metrics, e.g. generator samples: (trials, log points, ...)
         io.write_npz(out_dir / "snapshots.npz", steps=steps, **snapshots)
-    io.write_csv(out_dir / io.JOB_SUMMARY, summary)
-    io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    label = f"{cfg.problem.name} x {cfg.solver.name}" + (
-        f"(k={cfg.solver.k})" if "k" in _uses(cfg.solver.name) else ""
+        files.append("snapshots.npz")
+    io.write_csv(out_dir / io.JOB_SUMMARY, io.trial_summary(identity, steps, metrics, bad))
+    io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    label = f"{cfg['problem']['name']} x {cfg['solver']['name']}" + (
+        f"(k={cfg['solver']['k']})" if "k" in _uses(cfg["solver"]["name"]) else ""
     )
-    fig = trajectory_figure(problem, rows, headline, title=label, plot_trials=cfg.plot_trials)
-    io.save_figure(out_dir / "trajectories.png", fig)
-    close(fig)
+    if figure is not None:
+        figure.draw(rows, label)
+        io.write_png(out_dir / "trajectories.png", figure.render())
+        files.append("trajectories.png")
 
     n_bad = int(bad.sum())
     if headline in metrics and (~bad).any():
@@ -137,23 +145,27 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
         err_text = f"final {headline} {np.mean(err):.4g} ± {np.std(err):.4g}"
     else:
         err_text = f"final {headline}: no finite trial"
+    compile_s, run_s = group["compile_seconds"], group["run_seconds"]
+    shared = f" shared by {group['size']} jobs" if group["size"] > 1 else ""
     line = (
-        f"{label}: {err_text} over {cfg.trials} trials at step {cfg.steps} "
-        f"({n_bad} diverged) | compile {timed.compile_seconds:.2f} s, run {timed.run_seconds:.3f} s"
-        f" | {out_dir}"
+        f"{label}: {err_text} over {cfg['trials']} trials at step {cfg['steps']} "
+        f"({n_bad} diverged) | compile {compile_s:.2f} s, run {run_s:.3f} s{shared} | {out_dir}"
     )
     io.write_json(
         out_dir / io.JOB_META,
         {
             "status": status,
+            "key": member.key,
             "identity": identity,
             "final": final,
-            "trials": cfg.trials,
+            "trials": cfg["trials"],
             "diverged_trials": n_bad,
-            "seed": cfg.seed,
-            "compile_seconds": timed.compile_seconds,
-            "run_seconds": timed.run_seconds,
-            "config": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+            "seed": cfg["seed"],
+            "compile_seconds": compile_s,
+            "run_seconds": run_s,
+            "group": group,
+            "files": files,
+            "config": cfg,
             "command": sys.argv,
             **io.environment(),
         },
@@ -167,20 +179,18 @@ def _uses(solver_name: str) -> frozenset[str]:
     return SOLVERS[solver_name].uses
 
 
-def record_failure(cfg: Any, out_dir: str | Path, status: str, message: str) -> None:
+def record_failure(
+    cfg: Any, out_dir: str | Path, status: str, message: str, key: str | None = None
+) -> None:
     """meta.json for a job that did not run (failed or skipped), so a sweep keeps the account."""
     identity = {}
     try:
-        identity = {
-            "experiment": cfg.experiment,
-            "problem": cfg.problem.name,
-            "solver": cfg.solver.name,
-            **flat_params(cfg),
-            "seed": cfg.seed,
-        }
+        if isinstance(cfg, DictConfig):
+            cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        identity = identity_of(cfg)
     except Exception:  # noqa: BLE001 - a broken config still gets its record
         pass
     io.write_json(
         Path(out_dir) / io.JOB_META,
-        {"status": status, "message": message, "identity": identity, "command": sys.argv},
+        {"status": status, "message": message, "key": key, "identity": identity, "command": sys.argv},
     )

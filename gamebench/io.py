@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,14 @@ def save_figure(path: str | os.PathLike, figure: Any) -> None:
         figure.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=130, bbox_inches="tight")
 
 
+def write_png(path: str | os.PathLike, rgba: np.ndarray) -> None:
+    """An RGBA array as a PNG (fast compression: job figures are written by the dozen)."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgba).save(tmp, format="png", compress_level=1)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -97,6 +106,11 @@ def git_commit() -> str:
 
 def environment() -> dict[str, Any]:
     """Package versions, git commit, host and JAX devices, for the meta record."""
+    return dict(_environment())
+
+
+@cache
+def _environment() -> dict[str, Any]:  # once per process: a sweep writes many meta records
     import jax
 
     versions = {}
@@ -122,16 +136,12 @@ def long_rows(
 ) -> pd.DataFrame:
     """One row per (trial, logged step): identity columns, trial, step, then the metrics."""
     trials, points = next(iter(metrics.values())).shape
-    frame = pd.DataFrame(
-        {
-            "trial": np.repeat(np.arange(trials), points),
-            "step": np.tile(steps, trials),
-            **{name: values.reshape(-1) for name, values in metrics.items()},
-        }
-    )
-    for position, (column, value) in enumerate(identity.items()):
-        frame.insert(position, column, value)
-    return frame
+    n = trials * points
+    columns = {name: np.repeat(np.asarray([value]), n) for name, value in identity.items()}
+    columns["trial"] = np.repeat(np.arange(trials), points)
+    columns["step"] = np.tile(steps, trials)
+    columns.update({name: values.reshape(-1) for name, values in metrics.items()})
+    return pd.DataFrame(columns)
 
 
 def trial_summary(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -30,14 +31,19 @@ def make_optimizer(cfg: Any) -> optax.GradientTransformation:
     """Build a player's optax transformation from its config (name, lr, schedule, momentum, b1, b2)."""
     name = str(getattr(cfg.name, "name", cfg.name))  # accepts a plain string or an Enum member
     schedule = str(getattr(cfg.schedule, "name", cfg.schedule))
-    lr = learning_rate(float(cfg.lr), schedule)
+    lr = learning_rate(_scalar(cfg.lr), schedule)
     if name == "sgd":
         return optax.sgd(lr)
     if name == "momentum":
-        return optax.sgd(lr, momentum=float(cfg.momentum))
+        return optax.sgd(lr, momentum=_scalar(cfg.momentum))
     if name == "adam":
-        return optax.adam(lr, b1=float(cfg.b1), b2=float(cfg.b2))
+        return optax.adam(lr, b1=_scalar(cfg.b1), b2=_scalar(cfg.b2))
     raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}")
+
+
+def _scalar(value: Any) -> Any:
+    """A config number as a float; a traced value (a fused sweep's hyperparameter) stays traced."""
+    return value if isinstance(value, jax.Array) else float(value)
 
 
 def paper_sgd(lr: float = 0.1) -> optax.GradientTransformation:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -87,11 +87,83 @@ def make_run(
     Trial i depends on keys[i] alone, so a batch of trials gives the same numbers as trials run one
     at a time, and the first n trials of a larger run equal an n-trial run.
     """
+    program = _program(
+        lambda params: (problem, solver),
+        steps=steps,
+        log_every=log_every,
+        progress=progress,
+        headline=headline,
+        config_axis=False,
+    )
+    return lambda keys, data=None: program(keys, None, data)
+
+
+# params -> (Problem, Solver): builds one job's game and solver from its traced parameters
+Builder = Callable[[Any], tuple[Problem, Solver]]
+
+
+def make_group_run(
+    build: Builder,
+    *,
+    trials: int,
+    steps: int,
+    log_every: int,
+    progress: ProgressFn | None = None,
+    headline: str = "dist",
+) -> Callable[..., Metrics]:
+    """Build run(seeds, params, data=None) for a group of jobs that share one program structure.
+
+    seeds: int32 (jobs,); params: a pytree whose leaves are (jobs,) arrays, the numeric
+    hyperparameters that differ between the jobs. `build(params of one job)` returns that job's
+    Problem and Solver with the hyperparameters as traced values, so one compiled program serves
+    every value. The job axis is vmapped outside the trial axis; trial i of a job has the key
+    `trial_keys(seed, trials)[i]`, computed inside the program (no separate small program).
+    Returns metrics with leaves (jobs, trials, steps // log_every + 1, ...).
+    """
+    program = _program(
+        build,
+        steps=steps,
+        log_every=log_every,
+        progress=progress,
+        headline=headline,
+        config_axis=True,
+    )
+    mesh = _trial_mesh(trials)
+    padded = trials + ((-trials) % mesh.size if mesh is not None else 0)
+
+    def run(seeds: jax.Array, params: Any, data=None) -> Metrics:
+        keys = jax.vmap(lambda seed: trial_keys(seed, padded))(seeds)  # (jobs, padded, 2)
+        if mesh is not None:  # trials split over the devices; padded trials are dropped below
+            keys = jax.lax.with_sharding_constraint(
+                keys, NamedSharding(mesh, PartitionSpec(None, "trials"))
+            )
+        metrics = program(keys, params, data)
+        return jax.tree.map(lambda leaf: leaf[:, :trials], metrics)
+
+    return run
+
+
+def _program(
+    build: Builder,
+    *,
+    steps: int,
+    log_every: int,
+    progress: ProgressFn | None,
+    headline: str,
+    config_axis: bool,
+) -> Callable[..., Metrics]:
+    """program(keys, params, data) -> metrics: the scan over log points of scans over steps.
+
+    With `config_axis`, keys are (jobs, trials, 2) and every job is built from its own slice of
+    `params` under `vmap`; without it keys are (trials, 2), `params` is passed through as is, and
+    the program is exactly a single job's.
+    """
     if steps < 1 or log_every < 1 or steps % log_every:
         raise ValueError(
             f"steps={steps}, log_every={log_every}: need steps >= 1 and log_every dividing steps"
         )
     n_chunks = steps // log_every
+    over_jobs = jax.vmap if config_axis else (lambda fn: fn)
 
     def report(log_index: jax.Array, metrics: Metrics) -> None:
         if progress is None or headline not in metrics:
@@ -102,7 +174,8 @@ def make_run(
             jnp.nanmean(metrics[headline]),
         )
 
-    def run(keys: jax.Array, data=None) -> Metrics:
+    def trial_functions(params: Any, data: Any):
+        problem, solver = build(params)
         game = problem if problem.bind is None or data is None else problem.bind(data)
 
         def init_trial(key: jax.Array) -> TrialCarry:
@@ -126,22 +199,39 @@ def make_run(
             batch = game.sample_batch(key_batch)
             return game_metrics(game, u, v, batch, key_metrics) | carry.costs
 
-        carry = jax.vmap(init_trial)(keys)
-        first = jax.vmap(evaluate, in_axes=(0, None))(carry, 0)
+        return init_trial, advance, evaluate
+
+    def program(keys: jax.Array, params: Any, data=None) -> Metrics:
+        def start(params, keys):
+            init_trial, _, evaluate = trial_functions(params, data)
+            carry = jax.vmap(init_trial)(keys)
+            return carry, jax.vmap(evaluate, in_axes=(0, None))(carry, 0)
+
+        carry, first = over_jobs(start)(params, keys)
 
         def chunk_body(carry: TrialCarry, chunk: jax.Array):
-            carry = jax.vmap(advance, in_axes=(0, None))(carry, chunk)
-            metrics = jax.vmap(evaluate, in_axes=(0, None))(carry, chunk + 1)
+            def one_job(params, carry):
+                _, advance, evaluate = trial_functions(params, data)
+                carry = jax.vmap(advance, in_axes=(0, None))(carry, chunk)
+                return carry, jax.vmap(evaluate, in_axes=(0, None))(carry, chunk + 1)
+
+            carry, metrics = over_jobs(one_job)(params, carry)
             report(chunk + 1, metrics)
             return carry, metrics
 
         _, later = jax.lax.scan(chunk_body, carry, jnp.arange(n_chunks))
-        # (log points, trials, ...) -> (trials, log points, ...)
+        # first: ([jobs,] trials, ...), later: (log points, [jobs,] trials, ...)
+        # -> ([jobs,] trials, log points, ...)
+        axis = 2 if config_axis else 1
         return jax.tree.map(
-            lambda a, b: jnp.concatenate([a[:, None], jnp.swapaxes(b, 0, 1)], axis=1), first, later
+            lambda a, b: jnp.concatenate(
+                [jnp.expand_dims(a, axis), jnp.moveaxis(b, 0, axis)], axis=axis
+            ),
+            first,
+            later,
         )
 
-    return run
+    return program
 
 
 def trial_keys(seed: int, trials: int) -> jax.Array:

@@ -31,6 +31,12 @@ class Solver(NamedTuple):
     readout: Callable[[Problem, State], tuple[Params, Params]]
 
 
+def out_of_range(value: Any, allowed: Callable[[Any], bool]) -> bool:
+    """True when a concrete hyperparameter fails its range check. A traced one (a fused sweep passes
+    numeric hyperparameters into the compiled program) was checked on the host before tracing."""
+    return not isinstance(value, jax.core.Tracer) and not allowed(value)
+
+
 def initial_players(problem: Problem, key: jax.Array, k: int) -> tuple[Params, Params]:
     """u0 and k follower candidates stacked on a leading axis.
 

@@ -21,7 +21,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, take
+from gamebench.solvers.base import Info, Solver, descend, initial_players, out_of_range, take
 from gamebench.solvers.curvature import conjugate_gradient
 
 LINEAR_SOLVERS = ("cg", "neumann")
@@ -106,7 +106,7 @@ def _check(inner_steps: int, **positive) -> None:
     if inner_steps < 1:
         raise ValueError(f"inner_steps={inner_steps} is out of range: must be >= 1")
     for name, value in positive.items():
-        if not value > 0:
+        if out_of_range(value, lambda x: x > 0):
             raise ValueError(f"{name}={value} is out of range: must be > 0")
 
 
@@ -234,7 +234,7 @@ def bda(
     so that among non-unique lower-level solutions it drifts toward those the leader prefers; the
     hypergradient is back-propagated through these T steps."""
     _check(inner_steps, lr_v=lr_v)
-    if not 0 <= alpha <= 1:
+    if out_of_range(alpha, lambda a: 0 <= a <= 1):
         raise ValueError(f"alpha={alpha} is out of range: must be in [0, 1]")
 
     def hypergradient(problem, u, v, batch, aux):

@@ -17,7 +17,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, player_gradients
+from gamebench.solvers.base import Info, Solver, descend, out_of_range, player_gradients
 from gamebench.solvers.gda import GDAState, descend_pair, init_pair, readout_pair
 
 Array = jax.Array
@@ -170,7 +170,7 @@ def cgd(
     """
     if cg_iters < 1:
         raise ValueError(f"cg_iters={cg_iters} is out of range: must be >= 1")
-    if eta <= 0:
+    if out_of_range(eta, lambda e: e > 0):
         raise ValueError(f"eta={eta} is out of range: must be > 0")
 
     def step(problem: Problem, state: GDAState, key: jax.Array) -> tuple[GDAState, Info]:

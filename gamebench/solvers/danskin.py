@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, take
+from gamebench.solvers.base import Info, Solver, descend, initial_players, out_of_range, take
 
 
 class DanskinState(NamedTuple):
@@ -51,7 +51,7 @@ def danskin(
     """
     if inner_steps < 1:
         raise ValueError(f"inner_steps={inner_steps} is out of range: must be >= 1")
-    if eta <= 0:
+    if out_of_range(eta, lambda e: e > 0):
         raise ValueError(f"eta={eta} is out of range: must be > 0")
     trial_steps = eta * shrink ** jnp.arange(backtracks, dtype=jnp.float32)
 

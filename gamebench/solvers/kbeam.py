@@ -16,7 +16,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from gamebench.problems.base import Batch, Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, take
+from gamebench.solvers.base import Info, Solver, descend, initial_players, out_of_range, take
 from gamebench.solvers.hull import min_norm_weights, random_convex_weights
 
 DIRECTIONS = ("min_norm", "random")
@@ -147,7 +147,7 @@ def kbeam_eps(
     reproduces `kbeam`, exact ties included. With leader_state =
     "per_candidate" the best candidate's leader optimiser state takes the step.
     """
-    if eps < 0:
+    if out_of_range(eps, lambda e: e >= 0):
         raise ValueError(f"eps={eps} is out of range: must be >= 0")
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}; allowed: {', '.join(DIRECTIONS)}")
