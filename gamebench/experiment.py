@@ -192,5 +192,11 @@ def record_failure(
         pass
     io.write_json(
         Path(out_dir) / io.JOB_META,
-        {"status": status, "message": message, "key": key, "identity": identity, "command": sys.argv},
+        {
+            "status": status,
+            "message": message,
+            "key": key,
+            "identity": identity,
+            "command": sys.argv,
+        },
     )

@@ -109,8 +109,12 @@ class TrajectoryFigure:
             for _, path in rows[rows.trial < self.plot_trials].groupby("trial"):
                 path = path.sort_values("step")
                 self.drawn += self.paths.plot(path.u, path.v, color="white", lw=0.9, alpha=0.8)
-                self.drawn += self.paths.plot(path.u.iloc[0], path.v.iloc[0], "o", color="orange", ms=4)
-                self.drawn += self.paths.plot(path.u.iloc[-1], path.v.iloc[-1], "*", color="red", ms=9)
+                self.drawn += self.paths.plot(
+                    path.u.iloc[0], path.v.iloc[0], "o", color="orange", ms=4
+                )
+                self.drawn += self.paths.plot(
+                    path.u.iloc[-1], path.v.iloc[-1], "*", color="red", ms=9
+                )
         self.errors.cla()
         _error_panel(self.errors, rows, self.metric, self.plot_trials)
         self.title.set_text(title)

@@ -194,7 +194,7 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     """
     import jax
 
-    from gamebench.experiment import JobResult, progress_for, record_failure, write_job
+    from gamebench.experiment import JobResult, progress_for, record_failure
     from gamebench.problems import make_problem
     from gamebench.problems.base import headline_metric
     from gamebench.run import make_group_run, place_data
@@ -310,9 +310,7 @@ def load_group(spec_path: str | Path) -> tuple[str, list[Member]]:
 
 
 def save_group(spec_path: Path, group_id: str, members: list[Member]) -> None:
-    io.write_json(
-        spec_path, {"id": group_id, "members": [dataclasses.asdict(m) for m in members]}
-    )
+    io.write_json(spec_path, {"id": group_id, "members": [dataclasses.asdict(m) for m in members]})
 
 
 # --- planning a sweep (called by the Hydra sweeper plugin) ---
@@ -353,7 +351,9 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
             validate(cfg)
         except DuplicateJob as error:
             record_failure(cfg, out_dir, "skipped", str(error))
-            print(f"gamebench: job {num} skipped: {error}; the job with the default value covers it")
+            print(
+                f"gamebench: job {num} skipped: {error}; the job with the default value covers it"
+            )
             jobs.append({"num": num, "dir": str(out_dir), "key": None, "status": "skipped"})
             refused += 1
             continue

@@ -108,7 +108,13 @@ class GamebenchSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         jobs = self.job_overrides(arguments)
-        configs = [(num, *self.compose(num, ov), ) for num, ov in enumerate(jobs)]
+        configs = [
+            (
+                num,
+                *self.compose(num, ov),
+            )
+            for num, ov in enumerate(jobs)
+        ]
         plan = plan_sweep(
             [(num, out_dir, jobs[num], cfg) for num, out_dir, cfg in configs], rerun=self.rerun
         )
