@@ -24,8 +24,6 @@ from omegaconf import DictConfig
 
 from gamebench.config import ConfigError, DuplicateJob, config_dir, validate
 
-_failed_jobs: list[str] = []
-
 
 def one_line(error: BaseException) -> str:
     """A user-facing single line for an exception from composition, validation or a job."""
@@ -41,6 +39,20 @@ def one_line(error: BaseException) -> str:
         text = f"{text}: {cause}"
     text = re.sub(r"\s*full_key:.*", "", text, flags=re.DOTALL) if "full_key" in text else text
     return " ".join(text.split()) or type(error).__name__
+
+
+def _job_failed(out_dir) -> None:
+    from gamebench.sweep import failed_jobs
+
+    failed_jobs.append(str(out_dir))
+
+
+def _any_job_failed() -> bool:
+    if "gamebench.sweep" not in sys.modules:  # nothing ran (e.g. --help)
+        return False
+    from gamebench.sweep import failed_jobs
+
+    return bool(failed_jobs)
 
 
 def _exit(code: int, message: str) -> None:
@@ -59,7 +71,7 @@ def _user_error(cfg: DictConfig, out_dir: Path, job: str, multirun: bool, error:
         _exit(2, f"error: {error}")
     record_failure(cfg, out_dir, "failed", str(error))
     print(f"gamebench: {job} failed: {error}", file=sys.stderr)
-    _failed_jobs.append(str(out_dir))
+    _job_failed(out_dir)
 
 
 def _task(cfg: DictConfig) -> None:
@@ -97,7 +109,7 @@ def _task(cfg: DictConfig) -> None:
         if not multirun:
             _exit(1, report)
         print(f"gamebench: {report}", file=sys.stderr)
-        _failed_jobs.append(str(out_dir))
+        _job_failed(out_dir)
         return
     print(result.summary_line, flush=True)
 
@@ -112,7 +124,7 @@ def _run_group(cfg: DictConfig) -> None:
     for member, result in zip(members, run_group(members, group_id)):
         if result.status == "failed":
             print(f"gamebench: {result.summary_line}", file=sys.stderr)
-            _failed_jobs.append(member.out_dir)
+            _job_failed(member.out_dir)
         else:
             print(result.summary_line, flush=True)
 
@@ -143,7 +155,7 @@ def main() -> None:
             raise
         print(f"gamebench: error: {one_line(error)}", file=sys.stderr)
         sys.exit(2)
-    if _failed_jobs:
+    if _any_job_failed():
         sys.exit(1)
 
 

@@ -174,21 +174,41 @@ JOB_SUMMARY = "summary.csv"
 JOB_META = "meta.json"
 
 
+SWEEP_JOBS = "sweep.json"  # written by the sweeper: this sweep's jobs (num, dir, key, status)
+
+
+def sweep_job_dirs(sweep_dir: str | os.PathLike) -> list[Path]:
+    """The job dirs of this sweep: those its sweep.json lists (a re-run into an old sweep dir
+    must not gather the old run's jobs), else every numbered subdir (sweeps of Hydra's basic
+    sweeper)."""
+    sweep_dir = Path(sweep_dir)
+    listing = sweep_dir / SWEEP_JOBS
+    if listing.is_file():
+        return [Path(job["dir"]) for job in json.loads(listing.read_text())["jobs"]]
+    return sorted((p.parent for p in sweep_dir.glob(f"*/{JOB_META}")), key=lambda p: p.name)
+
+
 def gather_sweep(sweep_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every job's per-trial rows, and one row per job (params, status, mean/std of final metrics)."""
-    sweep_dir = Path(sweep_dir)
-    rows = [pd.read_csv(p) for p in sorted(sweep_dir.glob(f"*/{JOB_SUMMARY}"))]
-    jobs = []
-    for meta_path in sorted(sweep_dir.glob(f"*/{JOB_META}")):
-        meta = json.loads(meta_path.read_text())
+    rows, jobs = [], []
+    for job_dir in sweep_job_dirs(sweep_dir):
+        if (job_dir / JOB_SUMMARY).is_file():
+            rows.append(pd.read_csv(job_dir / JOB_SUMMARY))
+        try:
+            meta = json.loads((job_dir / JOB_META).read_text())
+        except (OSError, ValueError):
+            meta = {"status": "missing", "message": f"no {JOB_META} in {job_dir}"}
+        group = meta.get("group") or {}
         jobs.append(
             {
-                "job": meta_path.parent.name,
+                "job": job_dir.name,
                 "status": meta.get("status"),
                 **meta.get("identity", {}),
                 **meta.get("final", {}),
                 "compile_seconds": meta.get("compile_seconds"),
                 "run_seconds": meta.get("run_seconds"),
+                "group": group.get("id"),
+                "group_size": group.get("size"),
                 "message": meta.get("message", ""),
             }
         )

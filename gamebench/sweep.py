@@ -35,6 +35,8 @@ from gamebench import io
 # keys that never change a job's numbers or files: left out of its hash and its structure
 _RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache")
 INDEX_VERSION = 1
+# output dirs of the jobs that failed in this process (the CLI exits 1 at the end if any did)
+failed_jobs: list[str] = []
 
 
 def cache_root() -> Path:
@@ -79,8 +81,9 @@ def _without(container: dict, paths: tuple[str, ...]) -> dict:
         *parents, last = path.split(".")
         node = out
         for part in parents:
-            node = node[part]
-        node.pop(last, None)
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
     return out
 
 
@@ -359,6 +362,7 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
             continue
         except ConfigError as error:
             record_failure(cfg, out_dir, "failed", str(error))
+            failed_jobs.append(str(out_dir))
             print(f"gamebench: job {num} failed: {error}", file=sys.stderr)
             jobs.append({"num": num, "dir": str(out_dir), "key": None, "status": "failed"})
             refused += 1

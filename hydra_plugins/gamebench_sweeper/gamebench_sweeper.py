@@ -108,17 +108,12 @@ class GamebenchSweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         jobs = self.job_overrides(arguments)
-        configs = [
-            (
-                num,
-                *self.compose(num, ov),
-            )
-            for num, ov in enumerate(jobs)
-        ]
-        plan = plan_sweep(
-            [(num, out_dir, jobs[num], cfg) for num, out_dir, cfg in configs], rerun=self.rerun
-        )
-        io.write_json(sweep_dir / "sweep.json", {"jobs": plan.jobs})
+        configs = []
+        for num, overrides in enumerate(jobs):
+            out_dir, cfg = self.compose(num, overrides)
+            configs.append((num, out_dir, overrides, cfg))
+        plan = plan_sweep(configs, rerun=self.rerun)
+        io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": plan.jobs})
         print(plan.headline(), flush=True)
         batch = []
         for group_id, members in plan.groups:

@@ -1,0 +1,171 @@
+"""Fused sweeps through the real CLI: one compiled program per structure, jobs equal to lone runs,
+resume after kill -9, and a diverging job that leaves its group's other jobs intact."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from gamebench.sweep import structure_key, traced_solver_fields
+
+SWEEP = ["problem=anti_saddle", "solver=kbeam", "solver.k=2", "debug=smoke"]
+
+
+def gamebench(tmp_path, *args, **kwargs):
+    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "gamebench.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def meta(job_dir):
+    return json.loads((job_dir / "meta.json").read_text())
+
+
+def test_traced_fields_are_the_solver_floats():
+    fields = traced_solver_fields()
+    assert {"opt_u.lr", "opt_v.lr", "opt_u.b1", "eps", "gamma", "alpha"} <= set(fields)
+    assert not {"k", "inner_steps", "direction", "opt_u.name"} & set(fields)
+
+
+def test_structure_ignores_traced_values_and_seed_only():
+    base = {
+        "seed": 0,
+        "experiment": "x",
+        "trials": 4,
+        "solver": {"name": "kbeam", "k": 2, "eps": 0.0, "opt_u": {"lr": 0.1}},
+    }
+    other = json.loads(json.dumps(base))
+    other["seed"], other["solver"]["opt_u"]["lr"], other["solver"]["eps"] = 3, 0.5, 0.2
+    assert structure_key(base) == structure_key(other)
+    other["solver"]["k"] = 5
+    assert structure_key(base) != structure_key(other)
+
+
+def test_fused_jobs_equal_lone_runs_bitwise(tmp_path):
+    result = gamebench(
+        tmp_path, "-m", *SWEEP, "solver.opt_u.lr=0.05,0.1", "seed=0,1", "hydra.sweep.dir=sweep"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "sweep of 4 jobs: 0 of 4 jobs already done, 4 to run in 1 compiled group" in result.stdout
+    )
+    sweep = tmp_path / "sweep"
+    for job in range(4):
+        names = {p.name for p in (sweep / str(job)).iterdir()}
+        assert {"trajectories.parquet", "summary.csv", "config.yaml", "meta.json"} <= names
+        assert "trajectories.png" in names
+        assert meta(sweep / str(job))["group"]["size"] == 4
+    lone = gamebench(tmp_path, *SWEEP, "solver.opt_u.lr=0.05", "seed=1", "hydra.run.dir=lone")
+    assert lone.returncode == 0, lone.stderr
+    fused = pd.read_parquet(sweep / "1" / "trajectories.parquet")  # jobs: lr-major, then seed
+    alone = pd.read_parquet(tmp_path / "lone" / "trajectories.parquet")
+    assert fused["solver.opt_u.lr"].eq(0.05).all() and fused["seed"].eq(1).all()
+    pd.testing.assert_frame_equal(fused, alone, check_exact=True)
+    assert meta(tmp_path / "lone")["group"]["size"] == 1
+
+
+def test_a_second_run_skips_done_jobs_and_rerun_forces_them(tmp_path):
+    args = ["-m", *SWEEP, "seed=0,1"]
+    first = gamebench(tmp_path, *args, "hydra.sweep.dir=a")
+    assert first.returncode == 0, first.stderr
+    again = gamebench(tmp_path, *args, "hydra.sweep.dir=b")  # a new dir: finished jobs are copied
+    assert again.returncode == 0, again.stderr
+    assert "2 of 2 jobs already done, 0 to run" in again.stdout
+    for job in ("0", "1"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "a" / job / "trajectories.parquet"),
+            pd.read_parquet(tmp_path / "b" / job / "trajectories.parquet"),
+        )
+    assert len(pd.read_csv(tmp_path / "b" / "summary_all.csv")) == 2 * 4
+    forced = gamebench(tmp_path, *args, "hydra.sweep.dir=b", "hydra.sweeper.rerun=true")
+    assert "0 of 2 jobs already done, 2 to run" in forced.stdout
+
+
+def test_kill_9_then_the_same_command_completes_every_job_once(tmp_path):
+    # 16 jobs in four structures (k), each group a few seconds; killed after the first group
+    args = [
+        "-m",
+        "problem=anti_saddle",
+        "solver=kbeam",
+        "solver.k=1,2,3,4",
+        "seed=0,1,2,3",
+        "trials=4",
+        "steps=2000",
+        "log_every=1000",
+        "plot=false",
+        "hydra.sweep.dir=sweep",
+    ]
+    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gamebench.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    sweep = tmp_path / "sweep"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(
+            meta(p.parent).get("status") == "ok" for p in sweep.glob("*/meta.json") if p.is_file()
+        ):
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    result = gamebench(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    done = int(result.stdout.split("sweep of 16 jobs: ")[1].split(" of 16")[0])
+    assert 1 <= done <= 16
+    rows = pd.read_csv(sweep / "summary_all.csv")
+    assert len(rows) == 16 * 4
+    assert not rows.duplicated(["solver.k", "seed", "trial"]).any()
+    jobs = pd.read_csv(sweep / "jobs.csv")
+    assert jobs.status.eq("ok").all() and len(jobs) == 16
+
+
+def test_a_diverging_job_is_recorded_and_its_group_keeps_the_others(tmp_path):
+    result = gamebench(
+        tmp_path,
+        "-m",
+        "problem=bilinear",
+        "solver=gda",
+        "solver.opt_u.lr=0.01,1e30",
+        "solver.opt_u.schedule=constant",
+        "debug=smoke",
+        "hydra.sweep.dir=sweep",
+    )
+    assert result.returncode == 0, result.stderr
+    jobs = pd.read_csv(tmp_path / "sweep" / "jobs.csv")
+    assert jobs.status.tolist() == ["ok", "diverged"]
+    assert jobs.group.nunique() == 1
+    rows = pd.read_csv(tmp_path / "sweep" / "summary_all.csv")
+    assert rows.groupby("solver.opt_u.lr").status.first().tolist() == ["ok", "diverged"]
+
+
+@pytest.mark.parametrize("value", ["nan", "-1"])
+def test_a_refused_value_fails_its_job_before_compiling(tmp_path, value):
+    result = gamebench(
+        tmp_path, "-m", *SWEEP, f"solver.opt_u.lr=0.1,{value}", "hydra.sweep.dir=sweep"
+    )
+    assert result.returncode == 1  # the sweep ran; a job of it failed
+    jobs = pd.read_csv(tmp_path / "sweep" / "jobs.csv")
+    assert jobs.status.tolist() == ["ok", "failed"]
+    assert "solver.opt_u.lr" in jobs.message[1]
