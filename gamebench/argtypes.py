@@ -27,3 +27,19 @@ def chosen_names(parser: argparse.ArgumentParser, kind: str, chosen, known) -> t
     if unknown:
         parser.error(f"unknown {kind} {unknown[0]!r}; allowed: {', '.join(known)}")
     return names
+
+
+def writable_dir(text: str):
+    """An output directory that exists or can be made, and can be written: checked before any
+    computing, so a run never dies at its end with its results lost."""
+    import os
+    from pathlib import Path
+
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot create {text}: {error.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not writable")
+    return path

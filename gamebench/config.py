@@ -233,6 +233,7 @@ class GamebenchConfig:
     problem: Any = MISSING
     solver: SolverConfig = MISSING
     experiment: str = "default"  # name recorded in every row
+    report: str | None = None  # gamebench.reports module built from the sweep's rows at its end
     seed: int = 0
     trials: int = 100  # vmapped in one compiled program
     steps: int = 1000
@@ -244,9 +245,14 @@ class GamebenchConfig:
     plot_trials: int = 8  # trajectories drawn in the figure
     plot: bool = True  # the job's trajectories.png
     compile_cache: bool = True  # persistent XLA cache under ~/.cache/gamebench/jax
+    # XLA optimisation: fast (quick compile, for programs that run in milliseconds), full, or
+    # auto (fast for the problems declared small in gamebench.problems.SMALL_PROBLEMS)
+    compile: str = "auto"
     # set by the sweeper on the launcher jobs it makes: a file listing the jobs of one fused group
     sweep_group: str | None = None
 
+
+COMPILE_CHOICES = ("auto", "fast", "full")
 
 # solver parameters that only some solvers read (the registry says which)
 SHARED_SOLVER_PARAMS = tuple(
@@ -317,6 +323,10 @@ def validate(cfg: DictConfig) -> None:
         cfg.devices >= 0, f"devices={cfg.devices} is out of range: must be >= 0 (0 = one per core)"
     )
     _check(cfg.plot_trials >= 0, f"plot_trials={cfg.plot_trials} is out of range: must be >= 0")
+    _check(
+        cfg.compile in COMPILE_CHOICES,
+        f"compile={cfg.compile!r} is not allowed; allowed: {', '.join(COMPILE_CHOICES)}",
+    )
 
     problem = cfg.problem
     _check(

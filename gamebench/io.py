@@ -222,17 +222,34 @@ except ImportError:  # pragma: no cover
     Callback = object  # type: ignore[assignment,misc]
 
 
+def write_gathered(sweep_dir: str | os.PathLike) -> str:
+    """Write summary_all.csv (every job's per-trial rows) and jobs.csv (one row per job, the swept
+    parameters as columns) into the sweep dir; returns a one-line account."""
+    sweep_dir = Path(sweep_dir)
+    all_rows, jobs = gather_sweep(sweep_dir)
+    if not all_rows.empty:
+        write_csv(sweep_dir / "summary_all.csv", all_rows)
+    if not jobs.empty:
+        write_csv(sweep_dir / "jobs.csv", jobs)
+    return f"gamebench: {len(jobs)} jobs gathered into {sweep_dir}/jobs.csv and summary_all.csv"
+
+
 class GatherSummaries(Callback):
-    """Hydra callback: after a multirun, write `summary_all.csv` (every job's per-trial rows) and
-    `jobs.csv` (one row per job, the swept parameters as columns) into the sweep directory."""
+    """Hydra callback: after a multirun, gather the jobs' rows (write_gathered) and build the
+    experiment's report (config `report`, gamebench.reports) into the sweep directory."""
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
-        all_rows, jobs = gather_sweep(sweep_dir)
-        if not all_rows.empty:
-            write_csv(sweep_dir / "summary_all.csv", all_rows)
-        if not jobs.empty:
-            write_csv(sweep_dir / "jobs.csv", jobs)
-        print(f"gamebench: {len(jobs)} jobs gathered into {sweep_dir}/jobs.csv and summary_all.csv")
+        print(write_gathered(sweep_dir))
+        name = config.get("report")
+        if name:
+            from gamebench.reports import build_report
+
+            try:
+                written = build_report(name, sweep_dir)
+            except (OSError, ValueError) as error:
+                print(f"gamebench: report {name} not built: {error}")
+                return
+            print(f"gamebench: report {name}: " + ", ".join(p.name for p in written))

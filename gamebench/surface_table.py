@@ -16,12 +16,16 @@ import pandas as pd
 
 from gamebench.optim import paper_sgd
 from gamebench.problems import make_surface
+from gamebench.reports.surfaces import (  # noqa: F401 - the table's names, for the script
+    METHODS,
+    PAPER_SURFACES,
+    TABLE_COLUMNS,
+    markdown,
+    summarize,
+    surface_table_figure,
+)
 from gamebench.run import compile_trials, diverged, execute, make_run, trial_keys
 from gamebench.solvers import Solver, alt_gda, gda, kbeam
-
-METHODS = ("GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10")
-PAPER_SURFACES = ("saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons")
-TABLE_COLUMNS = ["surface", "method", "mean", "std", "n_trials"]
 
 
 def paper_solvers(lr: float = 0.1) -> dict[str, Solver]:
@@ -77,30 +81,3 @@ def run_surface_table(
                 )
             )
     return SurfaceTableRun(pd.concat(frames, ignore_index=True), compile_s, run_s)
-
-
-def summarize(trials: pd.DataFrame) -> pd.DataFrame:
-    """surface, method, mean and std of the final distance over the trials that stayed finite."""
-    ok = trials[trials.status == "ok"]
-    table = (
-        ok.groupby(["surface", "method"], sort=False)["dist"]
-        .agg(mean="mean", std=lambda d: float(np.std(d)), n_trials="count")
-        .reset_index()
-    )
-    order = {m: i for i, m in enumerate(METHODS)}
-    surface_order = {s: i for i, s in enumerate(PAPER_SURFACES)}
-    table = table.sort_values(
-        ["surface", "method"],
-        key=lambda col: col.map(surface_order if col.name == "surface" else order),
-    )
-    return table[TABLE_COLUMNS].reset_index(drop=True)
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """Surfaces as rows, methods as columns, 'mean ± std' cells (the paper's layout)."""
-    cell = table.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(table["mean"], table["std"])])
-    wide = cell.pivot(index="surface", columns="method", values="cell")
-    wide = wide.reindex(index=[s for s in PAPER_SURFACES if s in wide.index], columns=list(METHODS))
-    lines = ["| surface | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
-    lines += [f"| {s} | " + " | ".join(wide.loc[s].fillna("n/a")) + " |" for s in wide.index]
-    return "\n".join(lines) + "\n"

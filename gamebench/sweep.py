@@ -189,46 +189,101 @@ def group_parameters(members: list[Member]) -> tuple[np.ndarray, dict[str, np.nd
     return seeds, params
 
 
-def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
-    """Compile one program for the group, run it, write every job's files; returns JobResults.
+def compile_options(config: dict) -> dict:
+    """XLA options for a job's program. `compile=fast` (or `auto` on a problem declared small)
+    lowers XLA's backend optimisation level: compiling a small game's program then takes about a
+    third of the time while its run, a few milliseconds, grows by as little."""
+    from gamebench.problems import SMALL_PROBLEMS
 
-    A failure while building or compiling fails every job of the group (each gets its meta.json);
-    a job that diverges is recorded as diverged and the others keep their results.
-    """
-    import jax
+    choice = config.get("compile", "auto")
+    fast = choice == "fast" or (choice == "auto" and config["problem"]["name"] in SMALL_PROBLEMS)
+    return {"xla_backend_optimization_level": 0} if fast else {}
 
-    from gamebench.experiment import JobResult, progress_for, record_failure
+
+def batch_key(container: dict) -> str:
+    """Jobs with equal batch keys run in one compiled program. Fast-compiling (small) jobs that
+    share trials, steps and logging are merged across structures (problems, solvers, k): one
+    program of many small parts compiles much faster than the parts apart; larger jobs are
+    batched by structure only, so launchers can spread the groups over cores and machines."""
+    if not compile_options(container):
+        return structure_key(container)
+    shared = {k: container.get(k) for k in ("trials", "steps", "log_every", "devices", "plot")}
+    shared |= {"plot_trials": container.get("plot_trials"), "merged": True}
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+@dataclass
+class _Part:
+    """One structure inside a group: its jobs, problem and compiled-program piece."""
+
+    members: list[Member]
+    problem: Any = None
+    program: Any = None
+    args: tuple = ()
+
+
+def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
+    from gamebench.experiment import progress_for
     from gamebench.problems import make_problem
     from gamebench.problems.base import headline_metric
     from gamebench.run import make_group_run, place_data
     from gamebench.solvers import make_solver
 
     template = members[0].config
+    problem_key = json.dumps(template["problem"], sort_keys=True)
+    if problem_key not in problems:  # built once per group: parts share it (and its figure)
+        problems[problem_key] = make_problem(_Namespace.of(template["problem"]))
+    problem = problems[problem_key]
+    headline = headline_metric(problem)
+
+    def build(params: dict):
+        solver_cfg = json.loads(json.dumps(template["solver"]))
+        for path, value in params.items():
+            _set(solver_cfg, path, value)
+        return problem, make_solver(_Namespace.of(solver_cfg))
+
+    program = make_group_run(
+        build,
+        trials=template["trials"],
+        steps=template["steps"],
+        log_every=template["log_every"],
+        progress=progress_for(template, headline),
+        headline=headline,
+    )
+    seeds, params = group_parameters(members)
+    args = (seeds, params, place_data(problem.data, template["trials"]))
+    return _Part(members, problem, program, args)
+
+
+def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
+    """Compile one program for the group, run it, write every job's files; returns JobResults
+    in the order of `members`.
+
+    A group holds one or more structures (parts); each part's jobs are one vmapped piece of the
+    program. A failure while building or compiling fails every job of the group (each gets its
+    meta.json); a job that diverges is recorded as diverged and the others keep their results.
+    """
+    import jax
+
+    from gamebench.experiment import JobResult, record_failure
+
+    by_structure: dict[str, list[Member]] = {}
+    for member in members:
+        by_structure.setdefault(structure_key(member.config), []).append(member)
     try:
-        problem = make_problem(_Namespace.of(template["problem"]))
-        headline = headline_metric(problem)
-
-        def build(params: dict):
-            solver_cfg = json.loads(json.dumps(template["solver"]))
-            for path, value in params.items():
-                _set(solver_cfg, path, value)
-            return problem, make_solver(_Namespace.of(solver_cfg))
-
-        program = make_group_run(
-            build,
-            trials=template["trials"],
-            steps=template["steps"],
-            log_every=template["log_every"],
-            progress=progress_for(template, headline),
-            headline=headline,
-        )
-        seeds, params = group_parameters(members)
-        data = place_data(problem.data, template["trials"])
+        problems: dict[str, Any] = {}
+        parts = [_build_part(part, problems) for part in by_structure.values()]
+        programs = [part.program for part in parts]
+        args = [part.args for part in parts]
         start = time.perf_counter()
-        compiled = jax.jit(program).lower(seeds, params, data).compile()
+        compiled = (
+            jax.jit(lambda args: [program(*a) for program, a in zip(programs, args)])
+            .lower(args)
+            .compile(compiler_options=compile_options(members[0].config))
+        )
         compile_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        outputs = jax.block_until_ready(compiled(seeds, params, data))
+        outputs = jax.block_until_ready(compiled(args))
         run_seconds = time.perf_counter() - start
         outputs = jax.tree.map(np.asarray, outputs)
     except Exception as error:  # noqa: BLE001 - every job of the group gets the record
@@ -250,26 +305,46 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     group = {
         "id": group_id,
         "size": len(members),
+        "structures": len(parts),
         "jobs": [m.num for m in members],
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,
     }
-    figure = None
-    if template.get("plot", True):
-        from gamebench.plots import TrajectoryFigure, payoff_grid
-
-        grid = payoff_grid(problem) if "u" in outputs and "v" in outputs else None
-        figure = TrajectoryFigure(problem, headline, template["plot_trials"], grid)
+    jobs = []  # (member, problem, this job's outputs, figure key)
+    figures = {}
+    for part, part_outputs in zip(parts, outputs):
+        figure_key = None
+        if part.members[0].config.get("plot", True):
+            figure_key = id(part.problem)
+            if figure_key not in figures:
+                figures[figure_key] = _figure(part, part_outputs)
+        for index, member in enumerate(part.members):
+            mine = {name: values[index] for name, values in part_outputs.items()}
+            jobs.append((member, part.problem, mine, figure_key))
     global _WRITING
-    _WRITING = (members, problem, outputs, group, figure)
+    _WRITING = (jobs, group, figures)
     try:
-        return _write_all(len(members))
+        results = {
+            job.num: result for job, result in zip([j[0] for j in jobs], _write_all(len(jobs)))
+        }
     finally:
         _WRITING = None
-        if figure is not None:
-            from gamebench.plots import close
+        from gamebench.plots import close
 
+        for figure in figures.values():
             close(figure.fig)
+    return [results[m.num] for m in members]
+
+
+def _figure(part: _Part, outputs: dict):
+    from gamebench.plots import TrajectoryFigure, payoff_grid
+    from gamebench.problems.base import headline_metric
+
+    grid = payoff_grid(part.problem) if "u" in outputs and "v" in outputs else None
+    config = part.members[0].config
+    return TrajectoryFigure(
+        part.problem, headline_metric(part.problem), config["plot_trials"], grid
+    )
 
 
 # what _write_member reads: set by run_group, inherited by forked writer processes
@@ -281,11 +356,10 @@ def _write_member(index: int):
     """Write job `index` of the group being written; a failure is recorded for that job alone."""
     from gamebench.experiment import JobResult, record_failure, write_job
 
-    members, problem, outputs, group, figure = _WRITING
-    member = members[index]
+    jobs, group, figures = _WRITING
+    member, problem, outputs, figure_key = jobs[index]
     try:
-        mine = {name: values[index] for name, values in outputs.items()}
-        result = write_job(member, problem, mine, group, figure)
+        result = write_job(member, problem, outputs, group, figures.get(figure_key))
     except Exception as error:  # noqa: BLE001 - the group's other jobs keep their results
         message = f"writing the results failed: {type(error).__name__}: {error}"
         record_failure(member.config, member.out_dir, "failed", message, key=member.key)
@@ -377,6 +451,16 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
             done += 1
             continue
         member = Member(num, str(out_dir), container, key, list(overrides))
-        groups.setdefault(structure_key(container), []).append(member)
+        groups.setdefault(batch_key(container), []).append(member)
     named = [(f"g{i}", members) for i, members in enumerate(groups.values())]
     return Plan(named, jobs, done, refused)
+
+
+def run_sweep(overrides: list[str], sweep_dir: str | Path) -> int:
+    """`gamebench -m OVERRIDES hydra.sweep.dir=SWEEP_DIR` in a subprocess, its output streamed:
+    how scripts run a paper artefact's sweep (resumable: finished jobs are skipped). Returns the
+    exit code (0 ok, 1 some job failed, 2 bad input)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "gamebench.cli", "-m", *overrides]
+    return subprocess.run([*command, f"hydra.sweep.dir={Path(sweep_dir).resolve()}"]).returncode

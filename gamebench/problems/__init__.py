@@ -73,6 +73,13 @@ PROBLEMS["hypercleaning"] = lambda cfg: make_hypercleaning(
 )
 
 
+# games of a few scalars whose programs run in milliseconds: compiled at a low XLA optimisation
+# level and merged across structures in sweeps (gamebench.sweep.compile_options)
+SMALL_PROBLEMS = frozenset(
+    [*SURFACES, "bilinear", "quadratic", "smd", "quadratic_bilevel", "iaptt_toy"]
+)
+
+
 def make_problem(cfg: Any) -> Problem:
     if cfg.name not in PROBLEMS:
         raise ValueError(f"unknown problem {cfg.name!r}; allowed: {', '.join(sorted(PROBLEMS))}")
@@ -81,6 +88,7 @@ def make_problem(cfg: Any) -> Problem:
 
 __all__ = [
     "PROBLEMS",
+    "SMALL_PROBLEMS",
     "Problem",
     "Solution",
     "follower_loss",

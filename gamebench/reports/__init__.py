@@ -1,0 +1,23 @@
+"""Paper artefacts built from a sweep's rows: one module per artefact, no JAX.
+
+An experiment config names its report (`report: surfaces`); `gamebench -m experiment=NAME` builds it
+into the sweep dir when the sweep ends, and `gamebench-report SWEEP_DIR` rebuilds it from the rows.
+Each module has build(sweep_dir, out=None, command=None) -> list of written paths.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+
+REPORTS = ("surfaces",)
+
+
+def build_report(
+    name: str, sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
+) -> list[Path]:
+    """Build report `name` from the sweep's rows into `out` (default: the sweep dir); `command`,
+    when given, is the command the report names as its source (default: the sweep's own)."""
+    if name not in REPORTS:
+        raise ValueError(f"unknown report {name!r}; allowed: {', '.join(REPORTS)}")
+    return import_module(f"gamebench.reports.{name}").build(sweep_dir, out, command)

@@ -1,0 +1,41 @@
+"""A sweep's rows as one table: every job's trajectories.parquet, in the sweep's job order."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pandas as pd
+
+from gamebench import io
+
+
+def job_rows(sweep_dir: str | Path) -> tuple[pd.DataFrame, dict]:
+    """(rows of every finished job of the sweep, its scale: trials, steps, seed, command).
+
+    Jobs that failed or were skipped have no rows; a sweep with no rows at all is an error that
+    names the directory and what is missing.
+    """
+    sweep_dir = Path(sweep_dir)
+    frames, metas = [], []
+    for job_dir in io.sweep_job_dirs(sweep_dir):
+        path = job_dir / "trajectories.parquet"
+        if path.is_file():
+            frames.append(pd.read_parquet(path))
+            metas.append(json.loads((job_dir / io.JOB_META).read_text()))
+    if not frames:
+        raise FileNotFoundError(
+            f"no job of {sweep_dir} has trajectories.parquet: nothing to report"
+        )
+    config = metas[0]["config"]
+    argv = metas[0].get("command") or []
+    command = "gamebench " + shlex.join(argv[1:]) if argv else "gamebench -m ..."
+    seeds = sorted({m["config"]["seed"] for m in metas})
+    scale = {
+        "trials": config["trials"],
+        "steps": config["steps"],
+        "seed": seeds[0] if len(seeds) == 1 else seeds,
+        "command": command,
+    }
+    return pd.concat(frames, ignore_index=True), scale
