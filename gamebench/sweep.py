@@ -255,24 +255,51 @@ def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
     return _Part(members, problem, program, args)
 
 
+def _fail(members: list[Member], error: BaseException) -> list[Any]:
+    """Record `error` for every job of `members` (meta.json, and error.log unless the user can
+    fix it from the message alone) and return their failed JobResults."""
+    from gamebench.cli import one_line
+    from gamebench.data import DataError
+    from gamebench.experiment import JobResult, record_failure
+
+    user_error = isinstance(error, DataError)  # a dataset missing or corrupt: no traceback
+    message = one_line(error) if user_error else f"{type(error).__name__}: {one_line(error)}"
+    trace = "".join(traceback.format_exception(error))
+    for member in members:
+        record_failure(member.config, member.out_dir, "failed", message, key=member.key)
+        if not user_error:
+            (Path(member.out_dir) / "error.log").write_text(trace)
+    where = "" if user_error else " (traceback in error.log)"
+    return [
+        JobResult("failed", f"job {m.num} failed: {message}{where}", error=error) for m in members
+    ]
+
+
 def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     """Compile one program for the group, run it, write every job's files; returns JobResults
     in the order of `members`.
 
     A group holds one or more structures (parts); each part's jobs are one vmapped piece of the
-    program. A failure while building or compiling fails every job of the group (each gets its
-    meta.json); a job that diverges is recorded as diverged and the others keep their results.
+    program. A part that cannot be built fails its own jobs; if the merged program of several
+    parts fails, each part is run alone, so a failure stays with the jobs that caused it. A job
+    that diverges is recorded as diverged and the others keep their results.
     """
     import jax
-
-    from gamebench.experiment import JobResult, record_failure
 
     by_structure: dict[str, list[Member]] = {}
     for member in members:
         by_structure.setdefault(structure_key(member.config), []).append(member)
+    results: dict[int, Any] = {}
+    problems: dict[str, Any] = {}
+    parts = []
+    for part_members in by_structure.values():
+        try:
+            parts.append(_build_part(part_members, problems))
+        except Exception as error:  # noqa: BLE001 - this part's jobs get the record
+            results.update(zip([m.num for m in part_members], _fail(part_members, error)))
+    if not parts:
+        return [results[m.num] for m in members]
     try:
-        problems: dict[str, Any] = {}
-        parts = [_build_part(part, problems) for part in by_structure.values()]
         programs = [part.program for part in parts]
         args = [part.args for part in parts]
         start = time.perf_counter()
@@ -286,27 +313,21 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
         outputs = jax.block_until_ready(compiled(args))
         run_seconds = time.perf_counter() - start
         outputs = jax.tree.map(np.asarray, outputs)
-    except Exception as error:  # noqa: BLE001 - every job of the group gets the record
-        from gamebench.cli import one_line
-        from gamebench.data import DataError
+    except Exception as error:  # noqa: BLE001
+        if len(parts) == 1:
+            results.update(zip([m.num for m in parts[0].members], _fail(parts[0].members, error)))
+        else:  # find the part that fails: each alone
+            for i, part in enumerate(parts):
+                alone = run_group(part.members, f"{group_id}.{i}")
+                results.update(zip([m.num for m in part.members], alone))
+        return [results[m.num] for m in members]
 
-        user_error = isinstance(error, DataError)  # the user fixes it: no traceback to keep
-        message = one_line(error) if user_error else f"{type(error).__name__}: {one_line(error)}"
-        for member in members:
-            record_failure(member.config, member.out_dir, "failed", message, key=member.key)
-            if not user_error:
-                (Path(member.out_dir) / "error.log").write_text(traceback.format_exc())
-        where = "" if user_error else " (traceback in error.log)"
-        return [
-            JobResult("failed", f"job {m.num} failed: {message}{where}", error=error)
-            for m in members
-        ]
-
+    parts_members = [m for part in parts for m in part.members]
     group = {
         "id": group_id,
-        "size": len(members),
+        "size": len(parts_members),
         "structures": len(parts),
-        "jobs": [m.num for m in members],
+        "jobs": [m.num for m in parts_members],
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,
     }
@@ -324,9 +345,7 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     global _WRITING
     _WRITING = (jobs, group, figures)
     try:
-        results = {
-            job.num: result for job, result in zip([j[0] for j in jobs], _write_all(len(jobs)))
-        }
+        results.update((job[0].num, result) for job, result in zip(jobs, _write_all(len(jobs))))
     finally:
         _WRITING = None
         from gamebench.plots import close
