@@ -245,14 +245,14 @@ class GamebenchConfig:
     plot_trials: int = 8  # trajectories drawn in the figure
     plot: bool = True  # the job's trajectories.png
     compile_cache: bool = True  # persistent XLA cache under ~/.cache/gamebench/jax
-    # XLA optimisation: fast (quick compile, for programs that run in milliseconds), full, or
-    # auto (fast for the problems declared small in gamebench.problems.SMALL_PROBLEMS)
-    compile: str = "auto"
+    # XLA optimisation: full, or fast (about a third of the compile time, slower runs, numbers
+    # equal to full only up to round-off): for exploring small games interactively
+    compile: str = "full"
     # set by the sweeper on the launcher jobs it makes: a file listing the jobs of one fused group
     sweep_group: str | None = None
 
 
-COMPILE_CHOICES = ("auto", "fast", "full")
+COMPILE_CHOICES = ("full", "fast")
 
 # solver parameters that only some solvers read (the registry says which)
 SHARED_SOLVER_PARAMS = tuple(

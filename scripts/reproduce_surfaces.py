@@ -13,9 +13,7 @@ made from), surfaces_table.png (final distance per method, every trial) and surf
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
-import time
 from pathlib import Path
 
 from gamebench.argtypes import chosen_names, positive_int, writable_dir
@@ -39,15 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot:
         return replot(args.out)
 
+    from gamebench.artefacts import reproduce
     from gamebench.reports.surfaces import PAPER_SURFACES
 
     surfaces = chosen_names(parser, "surface", args.surfaces, PAPER_SURFACES)
-    from gamebench import io
-    from gamebench.reports import build_report
-    from gamebench.sweep import run_sweep
-
-    start = time.perf_counter()
-    sweep_dir = args.out / ".sweep"
     overrides = [
         "experiment=surfaces",
         f"trials={args.trials}",
@@ -55,45 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         f"steps={args.steps}",
         f"problem={','.join(surfaces)}",
     ]
-    code = run_sweep(overrides, sweep_dir)
-    if code != 0:
-        print(f"reproduce_surfaces: the sweep exited {code}; see {sweep_dir}", file=sys.stderr)
-        return code
-    script = shlex.join(["python", "scripts/reproduce_surfaces.py", *sys.argv[1:]])
-    build_report("surfaces", sweep_dir, args.out, command=script)
-    groups = {m["group"]["id"]: m["group"] for m in _metas(sweep_dir)}
-    io.write_json(
-        args.out / "surfaces_meta.json",
-        {
-            "command": ["python", "scripts/reproduce_surfaces.py", *sys.argv[1:]],
-            "sweep": ["gamebench", "-m", *overrides],
-            "trials": args.trials,
-            "seed": args.seed,
-            "steps": args.steps,
-            "surfaces": list(surfaces),
-            "groups": list(groups.values()),
-            "wall_seconds": time.perf_counter() - start,
-            **io.environment(),
-        },
-    )
-    print((args.out / "surfaces_table.md").read_text())
-    print(
-        f"wrote {args.out}/surfaces_table.csv, .md, .png, surfaces_trials.csv, surfaces_meta.json"
-    )
-    return 0
-
-
-def _metas(sweep_dir: Path) -> list[dict]:
-    import json
-
-    from gamebench import io
-
-    metas = []
-    for job_dir in io.sweep_job_dirs(sweep_dir):
-        meta = json.loads((job_dir / io.JOB_META).read_text())
-        if meta.get("group"):
-            metas.append(meta)
-    return metas
+    meta = {"trials": args.trials, "seed": args.seed, "steps": args.steps, "surfaces": surfaces}
+    code = reproduce("surfaces", overrides, args.out, "surfaces_meta.json", **meta)
+    if code == 0:
+        print((args.out / "surfaces_table.md").read_text())
+    return code
 
 
 def replot(out: Path) -> int:

@@ -73,8 +73,8 @@ PROBLEMS["hypercleaning"] = lambda cfg: make_hypercleaning(
 )
 
 
-# games of a few scalars whose programs run in milliseconds: compiled at a low XLA optimisation
-# level and merged across structures in sweeps (gamebench.sweep.compile_options)
+# games of a few scalars whose programs run in milliseconds: a sweep merges their jobs of different
+# structures into one compiled program (gamebench.sweep.batch_key)
 SMALL_PROBLEMS = frozenset(
     [*SURFACES, "bilinear", "quadratic", "smd", "quadratic_bilevel", "iaptt_toy"]
 )

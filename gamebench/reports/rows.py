@@ -6,13 +6,15 @@ import json
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gamebench import io
 
 
 def job_rows(sweep_dir: str | Path) -> tuple[pd.DataFrame, dict]:
-    """(rows of every finished job of the sweep, its scale: trials, steps, seed, command).
+    """(rows of every finished job of the sweep, with a `job` column; its scale: trials, steps,
+    seed, command).
 
     Jobs that failed or were skipped have no rows; a sweep with no rows at all is an error that
     names the directory and what is missing.
@@ -22,7 +24,7 @@ def job_rows(sweep_dir: str | Path) -> tuple[pd.DataFrame, dict]:
     for job_dir in io.sweep_job_dirs(sweep_dir):
         path = job_dir / "trajectories.parquet"
         if path.is_file():
-            frames.append(pd.read_parquet(path))
+            frames.append(pd.read_parquet(path).assign(job=job_dir.name))
             metas.append(json.loads((job_dir / io.JOB_META).read_text()))
     if not frames:
         raise FileNotFoundError(
@@ -39,3 +41,11 @@ def job_rows(sweep_dir: str | Path) -> tuple[pd.DataFrame, dict]:
         "command": command,
     }
     return pd.concat(frames, ignore_index=True), scale
+
+
+def finite_trials(rows: pd.DataFrame) -> pd.Series:
+    """(job, trial) -> True when every float value the trial logged is finite (a trial with a
+    NaN or inf anywhere is diverged, as the runner counts it)."""
+    floats = rows.select_dtypes("floating").columns
+    finite = np.isfinite(rows[floats].to_numpy()).all(axis=1)
+    return pd.Series(finite, index=rows.index).groupby([rows.job, rows.trial]).all()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import job_rows
+from gamebench.reports.rows import finite_trials, job_rows
 
 METHODS = ("GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10")
 PAPER_SURFACES = ("saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons")
@@ -33,35 +33,27 @@ def method_of(solver: str, k: int) -> str:
 def trials_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (surface, method, trial) from the jobs' trajectory rows: u at the first and the
     last log point, final distance and gap, and the trial's status."""
-    rows = rows.sort_values("step")
-    keys = ["problem", "solver", "solver.k", "trial"]
-    first = rows.groupby(keys, sort=False).first()
-    last = rows.groupby(keys, sort=False).last()
-    finite = rows.groupby(keys, sort=False)[["dist", "gap", "u"]].apply(
-        lambda t: bool(np.isfinite(t.to_numpy()).all())
-    )
+    rows = rows.sort_values(["job", "trial", "step"], kind="stable")
+    by_trial = rows.groupby(["job", "trial"], sort=False)
+    first, last = by_trial.first(), by_trial.last()
+    finite = finite_trials(rows).reindex(last.index)
     trials = pd.DataFrame(
         {
-            "surface": [k[0] for k in last.index],
-            "method": [method_of(k[1], k[2]) for k in last.index],
-            "trial": [k[3] for k in last.index],
-            "status": np.where(finite.reindex(last.index).to_numpy(), "ok", "diverged"),
+            "surface": last["problem"].to_numpy(),
+            "method": [method_of(s, k) for s, k in zip(last["solver"], last["solver.k"])],
+            "trial": last.index.get_level_values("trial"),
+            "status": np.where(finite.to_numpy(), "ok", "diverged"),
             "u0": first["u"].to_numpy(np.float64),
             "u_final": last["u"].to_numpy(np.float64),
             "dist": last["dist"].to_numpy(np.float64),
             "gap": last["gap"].to_numpy(np.float64),
         }
     )
-    order = {m: i for i, m in enumerate(METHODS)}
-    surface_order = {s: i for i, s in enumerate(PAPER_SURFACES)}
-    trials = trials.sort_values(
-        ["surface", "method", "trial"],
-        key=lambda col: (
-            col.map(surface_order if col.name == "surface" else order)
-            if col.name != "trial"
-            else col
-        ),
-    )
+    method_rank = {m: i for i, m in enumerate(METHODS)}
+    surface_rank = {s: i for i, s in enumerate(PAPER_SURFACES)}
+    trials = trials.assign(
+        _s=trials.surface.map(surface_rank), _m=trials.method.map(method_rank)
+    ).sort_values(["_s", "_m", "trial"], kind="stable")
     return trials[TRIAL_COLUMNS].reset_index(drop=True)
 
 

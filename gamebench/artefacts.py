@@ -1,0 +1,74 @@
+"""A paper artefact = its experiment's sweep + its report: what the scripts/reproduce_*.py call.
+
+    reproduce("surfaces", ["experiment=surfaces", "trials=100"], out=Path("results/surfaces"))
+
+runs `gamebench -m OVERRIDES` with its sweep dir in OUT/.sweep (ignored by git; a second run skips
+the jobs already done), builds the report into OUT and writes OUT/<name>_meta.json with the script's
+command, the sweep's command, the groups' compile and run seconds and the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from gamebench import io
+
+
+def reproduce(report: str, overrides: list[str], out: Path, meta_name: str, **meta) -> int:
+    from gamebench.reports import build_report
+    from gamebench.sweep import run_sweep
+
+    start = time.perf_counter()
+    sweep_dir = out / ".sweep"
+    code = run_sweep(overrides, sweep_dir)
+    if code != 0:
+        print(f"{report}: the sweep exited {code}; see {sweep_dir}", file=sys.stderr)
+        return code
+    command = ["python", f"scripts/{Path(sys.argv[0]).name}", *sys.argv[1:]]
+    try:
+        written = build_report(report, sweep_dir, out, command=shlex.join(command))
+    except (OSError, ValueError) as error:
+        print(f"{report}: error: the report could not be built: {error}", file=sys.stderr)
+        return 2
+    io.write_json(
+        out / meta_name,
+        {
+            "command": command,
+            "sweep": ["gamebench", "-m", *overrides],
+            **meta,
+            "groups": _groups(sweep_dir),
+            "wall_seconds": time.perf_counter() - start,
+            **io.environment(),
+        },
+    )
+    print("wrote " + ", ".join(str(p) for p in [*written, out / meta_name]))
+    return 0
+
+
+def _groups(sweep_dir: Path) -> list[dict]:
+    """The compiled groups of the sweep (id, size, structures, compile and run seconds)."""
+    groups = {}
+    for job_dir in io.sweep_job_dirs(sweep_dir):
+        try:
+            group = json.loads((job_dir / io.JOB_META).read_text()).get("group")
+        except (OSError, ValueError):
+            continue
+        if group:
+            groups[group["id"]] = {k: v for k, v in group.items() if k != "jobs"}
+    return list(groups.values())
+
+
+def swept_values(experiment: str, key: str) -> tuple[str, ...]:
+    """The values an experiment config sweeps `key` over (its hydra.sweeper.params): scripts take
+    their defaults and allowed subsets from the protocol instead of a copy of it."""
+    import yaml
+
+    from gamebench.config import config_dir
+
+    text = (config_dir() / "experiment" / f"{experiment}.yaml").read_text()
+    params = yaml.safe_load(text)["hydra"]["sweeper"]["params"]
+    return tuple(str(params[key]).split(","))
