@@ -23,6 +23,7 @@ import sys
 import time
 import traceback
 import typing
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -418,8 +419,13 @@ def _write_all(count: int) -> list:
     if count < _PARALLEL_WRITES_FROM or workers < 2:
         return [_write_member(i) for i in range(count)]
     io.environment()  # cached in the parent, so no child asks JAX or git for it
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return pool.map(_write_member, range(count), chunksize=-(-count // workers))
+    with warnings.catch_warnings():
+        # JAX warns that forking a multithreaded process may deadlock; the children run no JAX
+        # (the outputs are numpy arrays, the environment record is cached), only pandas, pyarrow,
+        # matplotlib and PIL on their own copies
+        warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_write_member, range(count), chunksize=-(-count // workers))
 
 
 def load_group(spec_path: str | Path) -> tuple[str, list[Member]]:
