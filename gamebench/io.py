@@ -85,15 +85,19 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+_CODE_PATHS = (":/gamebench", ":/configs", ":/scripts", ":/hydra_plugins", ":/pyproject.toml")
+
+
 def git_commit() -> str:
-    """The commit of the gamebench source tree, with '+dirty' for uncommitted changes, or 'unknown'."""
+    """The commit of the gamebench source tree, with '+dirty' when its code, configs or scripts
+    have uncommitted changes (README or tests do not make results dirty), or 'unknown'."""
     source = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=5
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(  # only what can change the numbers: code, configs, scripts
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *_CODE_PATHS],
             cwd=source,
             capture_output=True,
             text=True,

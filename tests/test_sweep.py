@@ -169,3 +169,36 @@ def test_a_refused_value_fails_its_job_before_compiling(tmp_path, value):
     jobs = pd.read_csv(tmp_path / "sweep" / "jobs.csv")
     assert jobs.status.tolist() == ["ok", "failed"]
     assert "solver.opt_u.lr" in jobs.message[1]
+
+
+def test_reports_and_data_import_no_jax():
+    code = "import sys, gamebench.reports.surfaces, gamebench.reports.solver_zoo, gamebench.data; "
+    code += "import gamebench.reports.__main__; sys.exit('jax' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(tmp_path):
+    result = gamebench(
+        tmp_path,
+        "-m",
+        "experiment=surfaces",
+        "problem=seesaw,anti_saddle",
+        "debug=smoke",
+        "hydra.sweep.dir=sweep",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sweep of 24 jobs: 0 of 24 jobs already done, 12 to run in 1 compiled group" in result.stdout
+    sweep = tmp_path / "sweep"
+    table = pd.read_csv(sweep / "surfaces_table.csv")
+    assert table.surface.unique().tolist() == ["seesaw", "anti_saddle"] and len(table) == 12
+    assert (table.n_trials == 4).all()
+    # rebuilt from the rows alone, in a process that never imports JAX
+    code = (
+        "import sys; from gamebench.reports.__main__ import main; "
+        "rc = main(['sweep', '--out', 'rebuilt']); sys.exit(rc or 'jax' in sys.modules)"
+    )
+    rebuilt = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    for name in ("surfaces_table.csv", "surfaces_trials.csv"):
+        assert (tmp_path / "rebuilt" / name).read_bytes() == (sweep / name).read_bytes()
+    assert "Regenerate: `gamebench -m experiment=surfaces" in (sweep / "surfaces_table.md").read_text()
