@@ -308,13 +308,40 @@ def _check_optimizer(prefix: str, opt: Any) -> None:
         _check(0 <= value < 1, f"{prefix}.{beta}={value} is out of range: must be in [0, 1)")
 
 
+def check_known_keys(node: Any, prefix: str = "") -> None:
+    """Refuse keys a schema does not declare (`+trails=10` would otherwise run with the typo
+    ignored), naming the closest declared key."""
+    import dataclasses
+    import difflib
+
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return
+    declared = [f.name for f in dataclasses.fields(schema)]
+    for key in node.keys():
+        path = f"{prefix}{key}"
+        if key not in declared:
+            close = difflib.get_close_matches(str(key), declared, n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+            raise ConfigError(f"unknown key '{path}'{hint}")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            check_known_keys(child, f"{path}.")
+
+
 def validate(cfg: DictConfig) -> None:
     """Range checks and solver/parameter consistency; raises ConfigError with one line."""
     from gamebench.problems import PROBLEMS
     from gamebench.solvers import SOLVERS
 
+    check_known_keys(cfg)
     _check(cfg.trials >= 1, f"trials={cfg.trials} is out of range: must be >= 1")
     _check(cfg.steps >= 1, f"steps={cfg.steps} is out of range: must be >= 1")
+    for name in ("seed", "trials", "steps"):  # they enter the program as int32
+        _check(
+            -(2**31) <= cfg[name] < 2**31,
+            f"{name}={cfg[name]} is out of range: must fit in 32 bits (below 2147483648)",
+        )
     _check(
         cfg.log_every >= 1 and cfg.steps % cfg.log_every == 0,
         f"log_every={cfg.log_every} is not allowed: must be >= 1 and divide steps={cfg.steps}",

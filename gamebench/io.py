@@ -181,6 +181,19 @@ JOB_META = "meta.json"
 SWEEP_JOBS = "sweep.json"  # written by the sweeper: this sweep's jobs (num, dir, key, status)
 
 
+def relative_jobs(jobs: list[dict], sweep_dir: Path) -> list[dict]:
+    """Job records with their dirs relative to the sweep dir where they lie inside it, so a sweep
+    dir can be read from anywhere and moved as a whole."""
+    root = Path(sweep_dir).resolve()
+    out = []
+    for job in jobs:
+        path = Path(job["dir"]).resolve()
+        out.append(
+            {**job, "dir": str(path.relative_to(root) if path.is_relative_to(root) else path)}
+        )
+    return out
+
+
 def sweep_job_dirs(sweep_dir: str | os.PathLike) -> list[Path]:
     """The job dirs of this sweep: those its sweep.json lists (a re-run into an old sweep dir
     must not gather the old run's jobs), else every numbered subdir (sweeps of Hydra's basic
@@ -188,7 +201,7 @@ def sweep_job_dirs(sweep_dir: str | os.PathLike) -> list[Path]:
     sweep_dir = Path(sweep_dir)
     listing = sweep_dir / SWEEP_JOBS
     if listing.is_file():
-        return [Path(job["dir"]) for job in json.loads(listing.read_text())["jobs"]]
+        return [sweep_dir / job["dir"] for job in json.loads(listing.read_text())["jobs"]]
     return sorted((p.parent for p in sweep_dir.glob(f"*/{JOB_META}")), key=lambda p: p.name)
 
 

@@ -6,25 +6,26 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers and CI
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from gamebench.problems.base import Problem  # noqa: E402
+if TYPE_CHECKING:  # no JAX here: a Problem is only read (its info, its solution's points)
+    from gamebench.problems.base import Problem
 
 
 def payoff_grid(problem: Problem, points: int = 201) -> tuple[np.ndarray, np.ndarray] | None:
-    """(grid, f on grid x grid) for a 2D surface's contours, or None for other problems.
-    The only JAX in this module: one vmapped evaluation, made once per problem (a sweep's group)."""
-    if problem.info.get("dim") != 1:
+    """(grid, f on grid x grid) for a 2D surface's contours, from the numpy form of its payoff
+    (`problem.info["payoff_numpy"]`: no JAX program to compile); None for other problems."""
+    payoff = problem.info.get("payoff_numpy")
+    if problem.info.get("dim") != 1 or payoff is None:
         return None
-    import jax
-
     box = problem.info.get("box", 0.5)
     grid = np.linspace(-box, box, points)
     uu, vv = np.meshgrid(grid, grid, indexing="xy")
-    pointwise = lambda a, b: problem.f(a[None], b[None], None)  # noqa: E731
-    return grid, np.asarray(jax.jit(jax.vmap(jax.vmap(pointwise)))(uu, vv))
+    return grid, payoff(uu, vv)
 
 
 def _error_panel(ax, rows: pd.DataFrame, metric: str, plot_trials: int) -> None:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 import typing
@@ -322,6 +324,8 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
             results.update(zip([m.num for m in part_members], _fail(part_members, error)))
     if not parts:
         return [results[m.num] for m in members]
+    if members[0].config.get("plot", True):  # matplotlib's import (~0.7 s) overlaps XLA's compile
+        threading.Thread(target=importlib.import_module, args=("gamebench.plots",)).start()
     try:
         programs = [part.program for part in parts]
         args = [part.args for part in parts]

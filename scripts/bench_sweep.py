@@ -65,7 +65,7 @@ def check_outputs(name: str, work: Path) -> str:
         dirs = list((work / "outputs").glob("*/*/*"))
     else:
         jobs = json.loads((work / "sweep" / "sweep.json").read_text())["jobs"]
-        dirs = [Path(job["dir"]) for job in jobs if job["status"] != "skipped"]
+        dirs = [work / "sweep" / job["dir"] for job in jobs if job["status"] != "skipped"]
         if name == "surfaces" and not (work / "sweep" / "surfaces_table.md").is_file():
             return "surfaces_table.md missing"
     for job_dir in dirs:

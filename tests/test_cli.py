@@ -135,6 +135,11 @@ def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
         (["problem=nope"], "gamebench: error: unknown problem 'nope'; allowed: anti_saddle,"),
         (["solver.k=0"], "gamebench: error: solver.k=0 is out of range: must be an integer >= 1"),
         (["solver.k=abc"], "gamebench: error: Error merging override solver.k=abc"),
+        (["+trails=10"], "gamebench: error: unknown key 'trails'; did you mean 'trials'?"),
+        (["+solver.kk=1"], "gamebench: error: unknown key 'solver.kk'; did you mean 'solver.k'?"),
+        (["+foo=1"], "gamebench: error: unknown key 'foo'"),
+        (["seed=99999999999999999999"], "gamebench: error: seed=99999999999999999999 is out"),
+        (["compile=slow"], "gamebench: error: compile='slow' is not allowed; allowed: full, fast"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):

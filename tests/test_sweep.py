@@ -187,7 +187,10 @@ def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(
         "hydra.sweep.dir=sweep",
     )
     assert result.returncode == 0, result.stderr
-    assert "sweep of 24 jobs: 0 of 24 jobs already done, 12 to run in 1 compiled group" in result.stdout
+    assert (
+        "sweep of 24 jobs: 0 of 24 jobs already done, 12 to run in 1 compiled group"
+        in result.stdout
+    )
     sweep = tmp_path / "sweep"
     table = pd.read_csv(sweep / "surfaces_table.csv")
     assert table.surface.unique().tolist() == ["seesaw", "anti_saddle"] and len(table) == 12
@@ -201,4 +204,6 @@ def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(
     assert rebuilt.returncode == 0, rebuilt.stderr
     for name in ("surfaces_table.csv", "surfaces_trials.csv"):
         assert (tmp_path / "rebuilt" / name).read_bytes() == (sweep / name).read_bytes()
-    assert "Regenerate: `gamebench -m experiment=surfaces" in (sweep / "surfaces_table.md").read_text()
+    assert (
+        "Regenerate: `gamebench -m experiment=surfaces" in (sweep / "surfaces_table.md").read_text()
+    )

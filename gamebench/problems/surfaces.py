@@ -43,51 +43,60 @@ class Surface:
     """A scalar payoff s(u, v) (u minimises, v maximises) and its known 1D minimax set."""
 
     formula: str
-    payoff: Callable[[Array, Array], Array]  # elementwise on arrays of equal shape
+    # elementwise on arrays of equal shape; xp is jax.numpy inside programs, numpy for the figure
+    # and the minimax value (no JAX program is compiled for either)
+    payoff: Callable[..., Array]
     minimax_u: tuple[float, ...]  # every minimiser of phi(u) = max_v s(u, v) on the box
 
 
-def _weapons(u: Array, v: Array) -> Array:
-    return jnp.exp(-10.0 * (u + 0.5) * jnp.exp(-(v + 0.5))) + jnp.exp(
-        -10.0 * (0.5 - u) * jnp.exp(v - 0.5)
+def _weapons(u: Array, v: Array, xp=jnp) -> Array:
+    return xp.exp(-10.0 * (u + 0.5) * xp.exp(-(v + 0.5))) + xp.exp(
+        -10.0 * (0.5 - u) * xp.exp(v - 0.5)
     )
 
 
-def _demyanov(u: Array, v: Array) -> Array:
+def _demyanov(u: Array, v: Array, xp=jnp) -> Array:
     # Demyanov's cos(u (v + pi/4)) on 0 <= v <= 3 pi / 2, translated to |v| <= 1/2 and u scaled by 3
     # as in the K-beam code base: phi(u) = cos(pi/4)/3 at u = +-1/3, where every v-endpoint ties
-    return jnp.cos(3.0 * jnp.pi * u * (1.5 * v + 1.0)) / 3.0
+    return xp.cos(3.0 * xp.pi * u * (1.5 * v + 1.0)) / 3.0
 
 
 SURFACES: dict[str, Surface] = {
-    "saddle": Surface("5 (u^2 - v^2)", lambda u, v: 5.0 * (u**2 - v**2), (0.0,)),
-    "rotated_saddle": Surface("u^2 - v^2 + 2 u v", lambda u, v: u**2 - v**2 + 2.0 * u * v, (0.0,)),
-    "seesaw": Surface("-v sin(pi u)", lambda u, v: -v * jnp.sin(jnp.pi * u), (0.0,)),
-    "monkey_saddle": Surface("v^3 - 3 v u^2", lambda u, v: v**3 - 3.0 * v * u**2, (-0.25, 0.25)),
-    "anti_saddle": Surface("-u^2 + v^2 + 2 u v", lambda u, v: -(u**2) + v**2 + 2.0 * u * v, (0.0,)),
+    "saddle": Surface("5 (u^2 - v^2)", lambda u, v, xp=jnp: 5.0 * (u**2 - v**2), (0.0,)),
+    "rotated_saddle": Surface(
+        "u^2 - v^2 + 2 u v", lambda u, v, xp=jnp: u**2 - v**2 + 2.0 * u * v, (0.0,)
+    ),
+    "seesaw": Surface("-v sin(pi u)", lambda u, v, xp=jnp: -v * xp.sin(xp.pi * u), (0.0,)),
+    "monkey_saddle": Surface(
+        "v^3 - 3 v u^2", lambda u, v, xp=jnp: v**3 - 3.0 * v * u**2, (-0.25, 0.25)
+    ),
+    "anti_saddle": Surface(
+        "-u^2 + v^2 + 2 u v", lambda u, v, xp=jnp: -(u**2) + v**2 + 2.0 * u * v, (0.0,)
+    ),
     "weapons": Surface(
         "exp(-10 (u + .5) e^{-(v + .5)}) + exp(-10 (.5 - u) e^{v - .5})  (Danskin 1967)",
         _weapons,
         (0.0,),
     ),
     # the remaining surfaces of the K-beam code base (hammlab/k-beam-minimax, minimax_examples.py)
-    "classic_monkey_saddle": Surface("u^3 - 3 u v^2", lambda u, v: u**3 - 3.0 * u * v**2, (0.0,)),
+    "classic_monkey_saddle": Surface(
+        "u^3 - 3 u v^2", lambda u, v, xp=jnp: u**3 - 3.0 * u * v**2, (0.0,)
+    ),
     "cos_sin": Surface(
         "-0.1 cos(1.5 pi u) sin(1.5 pi v)",
-        lambda u, v: -0.1 * jnp.cos(1.5 * jnp.pi * u) * jnp.sin(1.5 * jnp.pi * v),
+        lambda u, v, xp=jnp: -0.1 * xp.cos(1.5 * xp.pi * u) * xp.sin(1.5 * xp.pi * v),
         (-1.0 / 3.0, 1.0 / 3.0),
     ),
     "demyanov": Surface(
         "cos(3 pi u (1.5 v + 1)) / 3  (Demyanov)", _demyanov, (-1.0 / 3.0, 1.0 / 3.0)
     ),
-    "counterexample": Surface("v^2 - |u - v|", lambda u, v: v**2 - jnp.abs(u - v), (0.0,)),
+    "counterexample": Surface("v^2 - |u - v|", lambda u, v, xp=jnp: v**2 - xp.abs(u - v), (0.0,)),
 }
 
 
 def _phi_1d(surface: Surface, grid: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """max over the v-grid of s(u, v), for each entry of u (numpy, used once at construction)."""
-    values = np.asarray(surface.payoff(jnp.asarray(u)[:, None], jnp.asarray(grid)[None, :]))
-    return values.max(axis=-1)
+    """max over the v-grid of s(u, v), for each entry of u (numpy, float64, once at construction)."""
+    return surface.payoff(u[:, None], grid[None, :], np).max(axis=-1)
 
 
 def make_surface(
@@ -135,5 +144,11 @@ def make_surface(
         project_v=box_projection(BOX),
         worst_case=worst_case,
         solution=Solution(points=points, value=value),
-        info={"box": BOX, "dim": dim, "formula": surface.formula},
+        # payoff_numpy: the figure's contours, drawn without JAX
+        info={
+            "box": BOX,
+            "dim": dim,
+            "formula": surface.formula,
+            "payoff_numpy": lambda u, v: payoff(u, v, np),
+        },
     )

@@ -113,7 +113,7 @@ class GamebenchSweeper(Sweeper):
             out_dir, cfg = self.compose(num, overrides)
             configs.append((num, out_dir, overrides, cfg))
         plan = plan_sweep(configs, rerun=self.rerun)
-        io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": plan.jobs})
+        io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": io.relative_jobs(plan.jobs, sweep_dir)})
         print(plan.headline(), flush=True)
         batch = []
         for group_id, members in plan.groups:
