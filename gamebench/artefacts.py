@@ -41,12 +41,24 @@ def reproduce(report: str, overrides: list[str], out: Path, meta_name: str, **me
             "sweep": ["gamebench", "-m", *overrides],
             **meta,
             "groups": _groups(sweep_dir),
+            **_problem_data(sweep_dir),
             "wall_seconds": time.perf_counter() - start,
             **io.environment(),
         },
     )
     print("wrote " + ", ".join(str(p) for p in [*written, out / meta_name]))
     return 0
+
+
+def _problem_data(sweep_dir: Path) -> dict:
+    """Data the figures need beyond the rows (the GAN's mixture centres: `modes`)."""
+    for job_dir in io.sweep_job_dirs(sweep_dir):
+        try:
+            info = json.loads((job_dir / io.JOB_META).read_text()).get("problem_info", {})
+        except (OSError, ValueError):
+            continue
+        return {"modes": info["modes"]} if "modes" in info else {}
+    return {}
 
 
 def _groups(sweep_dir: Path) -> list[dict]:

@@ -165,12 +165,25 @@ def write_job(
             "run_seconds": run_s,
             "group": group,
             "files": files,
+            "problem_info": _plain(problem.info),
             "config": cfg,
             "command": sys.argv,
             **io.environment(),
         },
     )
     return JobResult(status, line, final)
+
+
+def _plain(info: dict) -> dict:
+    """The problem's info entries that are data (arrays as lists), for the reports: e.g. the
+    mixture's centres of the GAN problem."""
+    out = {}
+    for key, value in info.items():
+        if isinstance(value, np.ndarray):
+            out[key] = value.tolist()
+        elif isinstance(value, str | int | float | bool | list | tuple):
+            out[key] = value
+    return out
 
 
 def _uses(solver_name: str) -> frozenset[str]:

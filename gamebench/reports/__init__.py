@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from pathlib import Path
 
-REPORTS = ("surfaces", "solver_zoo")
+REPORTS = ("surfaces", "solver_zoo", "mog_jsd")
 
 
 def build_report(
