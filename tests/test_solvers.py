@@ -3,6 +3,8 @@ textbook behaviour of each method."""
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -201,3 +203,30 @@ def test_factories_reject_bad_parameters():
         kbeam_eps(paper_sgd(), paper_sgd(), 2, eps=-0.1)
     with pytest.raises(ValueError, match="direction"):
         kbeam_eps(paper_sgd(), paper_sgd(), 2, eps=0.1, direction="sideways")
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_every_float_hyperparameter_can_be_traced(compose, anti_saddle, name):
+    """A fused sweep passes the solver config's floats into the program as traced values: every
+    factory must build and step with them, and give the numbers it gives with constants."""
+    from omegaconf import OmegaConf
+
+    from gamebench.sweep import Member, _Namespace, _set, group_parameters
+
+    config = OmegaConf.to_container(compose([f"solver={name}"]), resolve=True, enum_to_str=True)
+    _, params = group_parameters([Member(0, "", config, "")])
+
+    def first_steps(values):
+        solver_cfg = json.loads(json.dumps(config["solver"]))
+        for path, value in values.items():
+            _set(solver_cfg, path, value[0])
+        solver = make_solver(_Namespace.of(solver_cfg))
+        state = solver.init(anti_saddle, jax.random.PRNGKey(0))
+        for t in range(3):
+            state, _ = solver.step(anti_saddle, state, jax.random.PRNGKey(t))
+        return solver.readout(anti_saddle, state)
+
+    traced = jax.jit(first_steps)(params)
+    constant = first_steps({path: [float(v[0])] for path, v in params.items()})
+    for a, b in zip(jax.tree.leaves(traced), jax.tree.leaves(constant)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
