@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
-
-
-def gamebench(tmp_path, *args, env=None):
-    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache"), **(env or {})}
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gamebench.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from conftest import gamebench_cli as gamebench
 
 
 def test_single_run_writes_every_output(tmp_path):

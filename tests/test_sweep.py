@@ -12,24 +12,11 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import gamebench_cli as gamebench
 
 from gamebench.sweep import structure_key, traced_solver_fields
 
 SWEEP = ["problem=anti_saddle", "solver=kbeam", "solver.k=2", "debug=smoke"]
-
-
-def gamebench(tmp_path, *args, **kwargs):
-    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "gamebench.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kwargs,
-    )
 
 
 def meta(job_dir):

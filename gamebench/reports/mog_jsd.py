@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import job_rows
+from gamebench.reports.rows import load
 
 COLUMNS = ["K", "trial", "step", "jsd", "modes_covered", "high_quality"]
 FINAL = ("jsd", "modes_covered", "high_quality")
@@ -98,11 +98,7 @@ def markdown(table: pd.DataFrame, scale: dict) -> str:
 def build(
     sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
 ) -> list[Path]:
-    sweep_dir = Path(sweep_dir)
-    out = Path(out) if out is not None else sweep_dir
-    rows, scale = job_rows(sweep_dir)
-    if command is not None:
-        scale["command"] = command
+    sweep_dir, out, rows, scale = load(sweep_dir, out, command)
     curves = curves_from_rows(rows)
     samples, modes = samples_from_snapshots(sweep_dir)
     table = final_table(curves)

@@ -49,3 +49,15 @@ def finite_trials(rows: pd.DataFrame) -> pd.Series:
     floats = rows.select_dtypes("floating").columns
     finite = np.isfinite(rows[floats].to_numpy()).all(axis=1)
     return pd.Series(finite, index=rows.index).groupby([rows.job, rows.trial]).all()
+
+
+def load(
+    sweep_dir: str | Path, out: str | Path | None, command: str | None
+) -> tuple[Path, Path, pd.DataFrame, dict]:
+    """What every report's build() starts from: the sweep dir, the output dir (default: the sweep
+    dir), the rows and the scale, whose command is `command` when given."""
+    sweep_dir = Path(sweep_dir)
+    rows, scale = job_rows(sweep_dir)
+    if command is not None:
+        scale["command"] = command
+    return sweep_dir, Path(out) if out is not None else sweep_dir, rows, scale

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import finite_trials, job_rows
+from gamebench.reports.rows import finite_trials, load
 
 TABLE_COLUMNS = [
     "surface", "solver", "mean_dist", "std_dist", "mean_gap", "frac_within_0.01", "grad_evals", "hvps",
@@ -82,9 +82,7 @@ def trials_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def build(
     sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
 ) -> list[Path]:
-    sweep_dir = Path(sweep_dir)
-    out = Path(out) if out is not None else sweep_dir
-    rows, _ = job_rows(sweep_dir)
+    sweep_dir, out, rows, scale = load(sweep_dir, out, command)
     rows = with_status(rows)
     curves, trials = curves_from_rows(rows), trials_from_rows(rows)
     io.write_csv(out / "zoo_table.csv", zoo_table(trials))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import finite_trials, job_rows
+from gamebench.reports.rows import finite_trials, load
 
 METHODS = ("GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10")
 PAPER_SURFACES = ("saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons")
@@ -61,11 +61,7 @@ def build(
     sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
 ) -> list[Path]:
     """Write the table and figure for the sweep in `sweep_dir` (into `out`, default the sweep dir)."""
-    sweep_dir = Path(sweep_dir)
-    out = Path(out) if out is not None else sweep_dir
-    rows, scale = job_rows(sweep_dir)
-    if command is not None:
-        scale["command"] = command
+    sweep_dir, out, rows, scale = load(sweep_dir, out, command)
     trials = trials_from_rows(rows)
     return write(trials, out, scale)
 
