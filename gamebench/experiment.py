@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gamebench import io
 from gamebench.config import flat_params
-from gamebench.problems.base import headline_metric
+from gamebench.game import headline_metric
 
 
 @dataclass

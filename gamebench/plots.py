@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 if TYPE_CHECKING:  # no JAX here: a Problem is only read (its info, its solution's points)
-    from gamebench.problems.base import Problem
+    from gamebench.game import Problem
 
 
 def payoff_grid(problem: Problem, points: int = 201) -> tuple[np.ndarray, np.ndarray] | None:

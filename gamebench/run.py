@@ -23,8 +23,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from gamebench.problems.base import Params, Problem
-from gamebench.solvers.base import Solver, State
+from gamebench.game import Params, Problem, Solver, State
 
 Metrics = dict[str, jax.Array]
 # progress(step, mean of the headline metric over trials); called on the host at log points only

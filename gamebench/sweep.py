@@ -249,8 +249,8 @@ class _Part:
 
 def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
     from gamebench.experiment import progress_for
+    from gamebench.game import headline_metric
     from gamebench.problems import make_problem
-    from gamebench.problems.base import headline_metric
     from gamebench.run import make_group_run, place_data
     from gamebench.solvers import make_solver
 
@@ -383,8 +383,8 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
 
 
 def _figure(part: _Part, outputs: dict):
+    from gamebench.game import headline_metric
     from gamebench.plots import TrajectoryFigure, payoff_grid
-    from gamebench.problems.base import headline_metric
 
     grid = payoff_grid(part.problem) if "u" in outputs and "v" in outputs else None
     config = part.members[0].config

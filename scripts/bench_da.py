@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from gamebench.config import compose_config
     from gamebench.data import DataError
+    from gamebench.game import no_metrics
     from gamebench.io import environment, write_json
     from gamebench.problems import make_problem
-    from gamebench.problems.base import no_metrics
     from gamebench.run import compile_trials, execute, make_run, trial_keys
     from gamebench.solvers import make_solver
 

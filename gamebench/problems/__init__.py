@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gamebench.problems.base import Problem, Solution, follower_loss
+from gamebench.game import Problem, Solution, follower_loss
 from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, make_smd
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
 from gamebench.problems.hypercleaning import make_hypercleaning

@@ -1,95 +1,13 @@
-"""The `Problem` record: a game as data plus pure functions.
-
-Players are `u` (the leader, minimises `f`) and `v` (the follower). Both players *minimise their
-own loss*: the follower's loss is `g` when given (bilevel and general-sum games) and `-f`
-otherwise (zero-sum minimax). That sign flip lives in `follower_loss` and nowhere else.
-"""
+"""Helpers the problem factories share (the interface itself is gamebench.game)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-Array = jax.Array
-Params = Any  # a pytree of arrays
-Batch = Any  # whatever `sample_batch` returns; None for deterministic games
-
-
-def identity(x: Params) -> Params:
-    return x
-
-
-def no_batch(key: Array) -> None:
-    del key
-    return None
-
-
-def no_metrics(u: Params, v: Params, key: Array) -> dict[str, Array]:
-    del u, v, key
-    return {}
-
-
-@dataclass(frozen=True)
-class Solution:
-    """The known minimax answer, as data.
-
-    points: (m, dim_u) float array, the leader's minimax set (or a finite set that represents it).
-    value: phi(u*) = min_u max_v f(u, v), the minimax value.
-    """
-
-    points: np.ndarray
-    value: float
-
-
-@dataclass(frozen=True, eq=False)
-class Problem:
-    """A two-player game min_u max_v f(u, v) (or bilevel, when `g` is given).
-
-    Frozen and compared by identity: a Problem is closed over by compiled functions, never traced.
-    """
-
-    name: str
-    f: Callable[[Params, Params, Batch], Array]  # leader's loss, scalar
-    init_u: Callable[[Array], Params]  # key -> initial u
-    init_v: Callable[[Array], Params]  # key -> one initial follower candidate
-    g: Callable[[Params, Params, Batch], Array] | None = None  # follower's own loss; None: g = -f
-    project_u: Callable[[Params], Params] = identity  # applied after every u update
-    project_v: Callable[[Params], Params] = identity  # applied after every v update
-    sample_batch: Callable[[Array], Batch] = no_batch  # drawn inside the compiled loop
-    # extra metrics at log points: scalars go to the rows; arrays (e.g. sample snapshots) are kept
-    # apart by the runner's callers. `key` draws any randomness the evaluation needs.
-    metrics: Callable[[Params, Params, Array], dict[str, Array]] = no_metrics
-    worst_case: Callable[[Params], Array] | None = None  # phi(u) = max_v f(u, v), if computable
-    solution: Solution | None = None
-    headline: str | None = None  # metric for the summary line and progress; None: dist or f
-    info: dict[str, Any] = field(default_factory=dict)  # plotting hints (box, dims), not traced
-    # Problems that carry datasets: `data` is a pytree of arrays and `bind(data)` rebuilds this
-    # problem around the arrays it is given. The runner passes `data` into the compiled program as
-    # an argument and binds the traced copy, so XLA never embeds the dataset as a constant (a closed-
-    # over 140 MB array made a 280 MB program and a 12 s compile).
-    data: Any = None
-    bind: Callable[[Any], Problem] | None = None
-
-
-def headline_metric(problem: Problem) -> str:
-    """The metric a run is summarised by: the problem's choice, else the distance to the known
-    solution, else the payoff f."""
-    if problem.headline is not None:
-        return problem.headline
-    return "dist" if problem.solution is not None else "f"
-
-
-def follower_loss(problem: Problem) -> Callable[[Params, Params, Batch], Array]:
-    """The loss the follower minimises: `g`, or `-f` for a zero-sum game."""
-    if problem.g is not None:
-        return problem.g
-    f = problem.f
-    return lambda u, v, batch: -f(u, v, batch)
+from gamebench.game import Array, Params
 
 
 def box_projection(bound: float) -> Callable[[Params], Params]:

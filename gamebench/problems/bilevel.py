@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gamebench.problems.base import Problem, Solution, box_projection
+from gamebench.game import Problem, Solution
+from gamebench.problems.base import box_projection
 
 SMD = ("smd20", "smd21", "smd23", "smd24")
 BOX = 5.0

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamebench.game import Problem
 from gamebench.nn import (
     CONV_IMPLS,
     conv_relu_pool,
@@ -36,7 +37,6 @@ from gamebench.nn import (
     normal_layer,
     normal_mlp_init,
 )
-from gamebench.problems.base import Problem
 
 EVAL_CHUNK = 500
 HIDDEN = 100

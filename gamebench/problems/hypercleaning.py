@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gamebench.problems.base import Problem
+from gamebench.game import Problem
 
 CLASSES = 10
 

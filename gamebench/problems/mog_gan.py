@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamebench.game import Problem
 from gamebench.nn import mlp_apply, mlp_init
-from gamebench.problems.base import Problem
 
 LAYOUTS = ("even", "paper_code")
 HIST_BINS, HIST_LOW, HIST_HIGH = 20, -2.0, 2.0

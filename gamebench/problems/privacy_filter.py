@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamebench.game import Problem
 from gamebench.nn import cross_entropy, orthogonal
-from gamebench.problems.base import Problem
 
 FILTERS = ("linear", "nn")
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gamebench.problems.base import Problem, Solution
+from gamebench.game import Problem, Solution
 
 KINDS = ("strongly_convex_concave", "ridge")
 

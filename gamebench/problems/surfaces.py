@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gamebench.problems.base import Problem, Solution, box_projection, uniform_init
+from gamebench.game import Problem, Solution
+from gamebench.problems.base import box_projection, uniform_init
 
 Array = jax.Array
 

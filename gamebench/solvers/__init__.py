@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gamebench.game import Solver
 from gamebench.optim import make_optimizer
-from gamebench.solvers.base import Solver
 from gamebench.solvers.bilevel import approxgrad, bda, fmd, iaptt_gm, implicit, penalty, rmd
 from gamebench.solvers.curvature import cgd, consensus, follow_the_ridge, sga
 from gamebench.solvers.danskin import danskin

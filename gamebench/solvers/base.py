@@ -1,34 +1,15 @@
-"""The `Solver` record and the pieces every solver shares.
-
-A solver is a NamedTuple of pure functions built by a factory (the optax pattern):
-
-    init(problem, key) -> state
-    step(problem, state, key) -> (state, info)     info: the costs of this step (run.COSTS):
-                                                   "grad_evals" gradients, "hvps" second-order products
-    readout(problem, state) -> (u, v)              the pair the metrics are taken at
-
-`state` is a NamedTuple of arrays whose structure `step` preserves, so the runner can `lax.scan` it.
-"""
+"""Pieces every solver shares (the `Solver` record itself is gamebench.game)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from gamebench.problems.base import Params, Problem, follower_loss
-
-State = Any
-Info = dict[str, jax.Array]
-
-
-class Solver(NamedTuple):
-    init: Callable[[Problem, jax.Array], State]
-    step: Callable[[Problem, State, jax.Array], tuple[State, Info]]
-    readout: Callable[[Problem, State], tuple[Params, Params]]
+from gamebench.game import Params, Problem, follower_loss
 
 
 def out_of_range(value: Any, allowed: Callable[[Any], bool]) -> bool:

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, out_of_range, take
+from gamebench.game import Info, Params, Problem, Solver, follower_loss
+from gamebench.solvers.base import descend, initial_players, out_of_range, take
 from gamebench.solvers.curvature import conjugate_gradient
 
 LINEAR_SOLVERS = ("cg", "neumann")

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, out_of_range, player_gradients
+from gamebench.game import Info, Params, Problem, Solver, follower_loss
+from gamebench.solvers.base import descend, out_of_range, player_gradients
 from gamebench.solvers.gda import GDAState, descend_pair, init_pair, readout_pair
 
 Array = jax.Array

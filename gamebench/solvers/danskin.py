@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, out_of_range, take
+from gamebench.game import Info, Params, Problem, Solver, follower_loss
+from gamebench.solvers.base import descend, initial_players, out_of_range, take
 
 
 class DanskinState(NamedTuple):

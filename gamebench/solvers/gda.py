@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gamebench.problems.base import Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, player_gradients
+from gamebench.game import Info, Params, Problem, Solver, follower_loss
+from gamebench.solvers.base import descend, initial_players, player_gradients
 
 
 class GDAState(NamedTuple):

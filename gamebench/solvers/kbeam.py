@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from gamebench.problems.base import Batch, Params, Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, initial_players, out_of_range, take
+from gamebench.game import Batch, Info, Params, Problem, Solver, follower_loss
+from gamebench.solvers.base import descend, initial_players, out_of_range, take
 from gamebench.solvers.hull import min_norm_weights, random_convex_weights
 
 DIRECTIONS = ("min_norm", "random")

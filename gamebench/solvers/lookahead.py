@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gamebench.problems.base import Problem, follower_loss
-from gamebench.solvers.base import Info, Solver, descend, player_gradients
+from gamebench.game import Info, Problem, Solver, follower_loss
+from gamebench.solvers.base import descend, player_gradients
 from gamebench.solvers.gda import GDAState, descend_pair, init_pair, readout_pair
 
 
