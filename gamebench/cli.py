@@ -20,7 +20,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gamebench.config import ConfigError, DuplicateJob, config_dir, validate
 
@@ -140,6 +140,8 @@ def _register_sweeper() -> None:
 
 
 _register_sweeper()
+# ${gamebench_pid:} in the default run dir: runs started in the same second get their own dirs
+OmegaConf.register_new_resolver("gamebench_pid", os.getpid, replace=True)
 _hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(
     _task
 )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -134,3 +137,42 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(expected), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def _start(tmp_path, *args):
+    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gamebench.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_runs_started_together_keep_both_results(tmp_path):
+    runs = [_start(tmp_path, "problem=seesaw", f"seed={seed}", "debug=smoke") for seed in (0, 1)]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()
+    dirs = list((tmp_path / "outputs" / "default" / "seesaw-kbeam").iterdir())
+    assert len(dirs) == 2
+    assert sorted(json.loads((d / "meta.json").read_text())["seed"] for d in dirs) == [0, 1]
+
+
+def test_a_second_run_into_a_directory_in_use_is_refused(tmp_path):
+    first = _start(tmp_path, "problem=seesaw", "steps=200000", "hydra.run.dir=shared")
+    lock = tmp_path / "shared" / ".gamebench.lock"
+    deadline = time.monotonic() + 120
+    while not lock.exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    second = gamebench(tmp_path, "problem=seesaw", "seed=1", "debug=smoke", "hydra.run.dir=shared")
+    first.kill()
+    first.wait()
+    assert second.returncode == 2
+    (line,) = second.stderr.strip().splitlines()
+    assert line.startswith("gamebench: error: another gamebench run (pid ")
+    assert "is writing into shared" in line
+    # the lock of the killed run is stale: the same command now runs
+    again = gamebench(tmp_path, "problem=seesaw", "seed=1", "debug=smoke", "hydra.run.dir=shared")
+    assert again.returncode == 0, again.stderr
