@@ -7,8 +7,8 @@ Runs `gamebench -m experiment=mog_jsd solver.k=K1,K2,... steps=T trials=N log_ev
 the K already done), then builds the report (gamebench/reports/mog_jsd.py) into DIR: mog_jsd.csv
 (K,trial,step,jsd,modes_covered,high_quality), mog_jsd.png (from that CSV), mog_samples.csv and
 mog_samples.png (generated samples of trial 0 at 1/5, 2/5 and all of the steps), mog_table.csv and
-mog_table.md (final values per K) and mog_meta.json. --replot redraws both figures from the CSVs and
-runs nothing.
+mog_table.md (final values per K) and mog_meta.json. --replot redraws both figures and the table
+from the CSVs and runs nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 def replot(out: Path) -> int:
     import pandas as pd
 
-    from gamebench.reports.mog_jsd import write_figures
+    from gamebench import io
+    from gamebench.reports.mog_jsd import final_table, markdown, write_figures
 
     missing = [n for n in ("mog_jsd.csv", "mog_samples.csv") if not (out / n).is_file()]
     if missing:
@@ -74,8 +75,24 @@ def replot(out: Path) -> int:
         return 2
     curves, samples = pd.read_csv(out / "mog_jsd.csv"), pd.read_csv(out / "mog_samples.csv")
     write_figures(out, curves, samples, _modes(out))
-    print(f"drew {out}/mog_jsd.png and mog_samples.png from the CSV rows")
+    table = final_table(curves)
+    io.write_csv(out / "mog_table.csv", table)
+    io.write_text(out / "mog_table.md", markdown(table, _scale(out, curves)))
+    print(f"drew {out}/mog_jsd.png, mog_samples.png and mog_table.csv, .md from the CSV rows")
     return 0
+
+
+def _scale(out: Path, curves) -> dict:
+    """The scale the table states: steps from the rows, the command from mog_meta.json."""
+    import json
+    import shlex
+
+    meta = out / "mog_meta.json"
+    command = json.loads(meta.read_text()).get("command") if meta.is_file() else None
+    return {
+        "steps": int(curves.step.max()),
+        "command": shlex.join(command) if command else "python scripts/reproduce_mog.py ...",
+    }
 
 
 def _modes(out: Path):
