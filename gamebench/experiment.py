@@ -105,7 +105,8 @@ def write_job(
     outputs: this job's metrics, leaves (trials, log points, ...); figure: the group's
     plots.TrajectoryFigure (None: no figure, config plot=false).
     """
-    from gamebench.run import COSTS, diverged, log_steps, scalar_metrics
+    from gamebench.metrics import COSTS
+    from gamebench.run import diverged, log_steps, scalar_metrics
 
     cfg, out_dir = member.config, Path(member.out_dir)
     headline = headline_metric(problem)

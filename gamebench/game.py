@@ -6,7 +6,7 @@ own loss*: the follower's loss is `g` when given (bilevel and general-sum games)
 otherwise (zero-sum minimax). That sign flip lives in `follower_loss` and nowhere else.
 
     init(problem, key) -> state
-    step(problem, state, key) -> (state, info)     info: the costs of this step (run.COSTS):
+    step(problem, state, key) -> (state, info)     info: the costs of this step (metrics.COSTS):
                                                    "grad_evals" gradients, "hvps" second-order
                                                    products, "jvps" forward-mode products
     readout(problem, state) -> (u, v)              the pair the metrics are taken at

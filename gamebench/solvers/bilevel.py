@@ -4,7 +4,7 @@ Every solver here keeps a follower iterate v (warm-started across leader steps),
 `inner_steps` projected gradient steps on g with step size lr_v = opt_v's learning rate (plain steps,
 so that they can be differentiated), estimates the hypergradient dF/du by its method, and gives it to
 the leader's optax transformation. Minimax is the case g = -f (`follower_loss`), so every problem
-runs under every solver. Costs per step (run.COSTS): gradient evaluations, Hessian-vector products
+runs under every solver. Costs per step (metrics.COSTS): gradient evaluations, Hessian-vector products
 (incl. mixed second derivatives and the VJPs of reverse-mode unrolling) and Jacobian-vector products.
 
     hypergradient  dF/du = grad_u f - Hess_uv g [Hess_vv g]^{-1} grad_v f     at v = v*(u)
