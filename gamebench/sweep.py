@@ -420,7 +420,8 @@ def _write_all(count: int) -> list:
     import multiprocessing
 
     workers = min(os.cpu_count() or 1, 4)
-    if count < _PARALLEL_WRITES_FROM or workers < 2:
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if count < _PARALLEL_WRITES_FROM or workers < 2 or not forkable:
         return [_write_member(i) for i in range(count)]
     io.environment()  # cached in the parent, so no child asks JAX or git for it
     with warnings.catch_warnings():
