@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
 from conftest import gamebench_cli as gamebench
+from conftest import start_gamebench
 
 
 def test_single_run_writes_every_output(tmp_path):
@@ -139,20 +138,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def _start(tmp_path, *args):
-    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "gamebench.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_two_runs_started_together_keep_both_results(tmp_path):
-    runs = [_start(tmp_path, "problem=seesaw", f"seed={seed}", "debug=smoke") for seed in (0, 1)]
+    runs = [
+        start_gamebench(tmp_path, "problem=seesaw", f"seed={seed}", "debug=smoke")
+        for seed in (0, 1)
+    ]
     for run in runs:
         assert run.wait(timeout=300) == 0, run.stderr.read()
     dirs = list((tmp_path / "outputs" / "default" / "seesaw-kbeam").iterdir())
@@ -161,7 +151,7 @@ def test_two_runs_started_together_keep_both_results(tmp_path):
 
 
 def test_a_second_run_into_a_directory_in_use_is_refused(tmp_path):
-    first = _start(tmp_path, "problem=seesaw", "steps=200000", "hydra.run.dir=shared")
+    first = start_gamebench(tmp_path, "problem=seesaw", "steps=200000", "hydra.run.dir=shared")
     lock = tmp_path / "shared" / ".gamebench.lock"
     deadline = time.monotonic() + 120
     while not lock.exists() and time.monotonic() < deadline and first.poll() is None:

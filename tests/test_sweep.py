@@ -13,6 +13,7 @@ import time
 import pandas as pd
 import pytest
 from conftest import gamebench_cli as gamebench
+from conftest import start_gamebench
 
 from gamebench.sweep import structure_key, traced_solver_fields
 
@@ -97,11 +98,9 @@ def test_kill_9_then_the_same_command_completes_every_job_once(tmp_path):
         "plot=false",
         "hydra.sweep.dir=sweep",
     ]
-    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gamebench.cli", *args],
-        cwd=tmp_path,
-        env=env,
+    process = start_gamebench(
+        tmp_path,
+        *args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
