@@ -1,4 +1,6 @@
-"""`gamebench`: Hydra composes configs/ into one config per job; each job runs `experiment.run_job`.
+"""`gamebench`: Hydra composes configs/ into one config per job. A single run is `experiment.run_job`
+(a group of one); a multirun goes through the gamebench sweeper (hydra_plugins/gamebench_sweeper),
+whose launcher jobs each run one fused group (`sweep.run_group`).
 
     gamebench problem=anti_saddle solver=kbeam solver.k=5
     gamebench -m problem=seesaw,anti_saddle solver=kbeam solver.k=1,2,5,10

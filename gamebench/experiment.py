@@ -1,6 +1,6 @@
-"""One job: a composed config -> Problem and Solver -> one compiled run over all trials -> files.
-
-Called by the CLI for every Hydra job; usable from Python with any DictConfig of the same schema.
+"""One job's side of a run: its identity columns, the files it writes (`write_job`, the same for a
+lone run and a job of a fused group), the record of a job that failed, and `run_job` (a lone run:
+a group of one through gamebench.sweep.run_group), usable from Python with any composed config.
 """
 
 from __future__ import annotations
