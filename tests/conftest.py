@@ -19,23 +19,24 @@ def compose():
     return compose_config
 
 
-def _environment(tmp_path) -> dict:
-    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache")}
+def _environment(tmp_path, extra: dict | None) -> dict:
+    env = {**os.environ, "GAMEBENCH_CACHE": str(tmp_path / "cache"), **(extra or {})}
     env.pop("HYDRA_FULL_ERROR", None)
     return env
 
 
-def gamebench_cli(tmp_path, *args, **kwargs):
-    """`gamebench ARGS` as a user runs it: a subprocess in tmp_path with its own cache."""
+def gamebench_cli(tmp_path, *args, env=None, **kwargs):
+    """`gamebench ARGS` as a user runs it: a subprocess in tmp_path with its own cache (and the
+    environment variables in `env` on top of this process's)."""
     command = [sys.executable, "-m", "gamebench.cli", *args]
     return subprocess.run(
-        command, cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True,
+        command, cwd=tmp_path, env=_environment(tmp_path, env), capture_output=True, text=True,
         timeout=300, **kwargs,
     )  # fmt: skip
 
 
-def start_gamebench(tmp_path, *args, **kwargs) -> subprocess.Popen:
+def start_gamebench(tmp_path, *args, env=None, **kwargs) -> subprocess.Popen:
     """The same, started in the background (output piped unless kwargs say otherwise)."""
     options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **kwargs}
     command = [sys.executable, "-m", "gamebench.cli", *args]
-    return subprocess.Popen(command, cwd=tmp_path, env=_environment(tmp_path), **options)
+    return subprocess.Popen(command, cwd=tmp_path, env=_environment(tmp_path, env), **options)
