@@ -39,9 +39,9 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
     except RuntimeError:  # backend already started (a later job of a multirun): keep what it has
         pass
     if compile_cache:
-        cache = (
-            Path(os.environ.get("GAMEBENCH_CACHE", Path.home() / ".cache" / "gamebench")) / "jax"
-        )
+        from gamebench.data.store import cache_root
+
+        cache = cache_root() / "jax"
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 

@@ -34,16 +34,13 @@ from typing import Any
 import numpy as np
 
 from gamebench import io
+from gamebench.data.store import cache_root
 
 # keys that never change a job's numbers or files: left out of its hash and its structure
 _RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache")
 INDEX_VERSION = 1
 # output dirs of the jobs that failed in this process (the CLI exits 1 at the end if any did)
 failed_jobs: list[str] = []
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("GAMEBENCH_CACHE", Path.home() / ".cache" / "gamebench"))
 
 
 @cache

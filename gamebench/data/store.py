@@ -51,9 +51,13 @@ def data_dir() -> Path:
     return Path(os.environ.get("GAMEBENCH_DATA") or Path.home() / ".cache" / "gamebench" / "data")
 
 
+def cache_root() -> Path:
+    """$GAMEBENCH_CACHE, else ~/.cache/gamebench: derived data, the XLA cache, the job index."""
+    return Path(os.environ.get("GAMEBENCH_CACHE") or Path.home() / ".cache" / "gamebench")
+
+
 def derived_dir() -> Path:
-    cache = os.environ.get("GAMEBENCH_CACHE") or Path.home() / ".cache" / "gamebench"
-    return Path(cache) / "derived"
+    return cache_root() / "derived"
 
 
 @dataclass(frozen=True)
