@@ -3,7 +3,7 @@
     reproduce("surfaces", ["experiment=surfaces", "trials=100"], out=Path("results/surfaces"))
 
 runs `gamebench -m OVERRIDES` with its sweep dir in OUT/.sweep (ignored by git; a second run skips
-the jobs already done), builds the report into OUT and writes OUT/<name>_meta.json with the script's
+the jobs already done; several named sweeps go to OUT/.sweep/NAME), builds the report into OUT and writes OUT/<name>_meta.json with the script's
 command, the sweep's command, the groups' compile and run seconds and the environment.
 """
 
@@ -18,46 +18,70 @@ from pathlib import Path
 from gamebench import io
 
 
-def reproduce(report: str, overrides: list[str], out: Path, meta_name: str, **meta) -> int:
+def reproduce(
+    report: str,
+    overrides: list[str] | dict[str, list[str]],
+    out: Path,
+    meta_name: str,
+    include_earlier: bool = False,
+    **meta,
+) -> int:
+    """Run the sweep (`overrides`), or several named sweeps ({name: overrides}, each in
+    OUT/.sweep/NAME: methods that are not one Cartesian product), then build `report` from their
+    rows into OUT and write OUT/META_NAME. `include_earlier`: the report also reads the named
+    sweeps run into OUT before (the privacy table grows one dataset at a time)."""
     from gamebench.reports import build_report
     from gamebench.sweep import run_sweep
 
     start = time.perf_counter()
-    sweep_dir = out / ".sweep"
-    code = run_sweep(overrides, sweep_dir)
-    if code != 0:
-        print(f"{report}: the sweep exited {code}; see {sweep_dir}", file=sys.stderr)
-        return code
+    if isinstance(overrides, dict):
+        sweeps = {out / ".sweep" / name: args for name, args in overrides.items()}
+    else:
+        sweeps = {out / ".sweep": overrides}
+    worst = 0
+    for sweep_dir, args in sweeps.items():
+        code = run_sweep(args, sweep_dir)
+        if code != 0:
+            print(f"{report}: the sweep exited {code}; see {sweep_dir}", file=sys.stderr)
+            if code != 1:  # 1: some jobs failed; the report is built from the others' rows
+                return code
+            worst = 1
     command = ["python", f"scripts/{Path(sys.argv[0]).name}", *sys.argv[1:]]
+    sources = list(sweeps)
+    if include_earlier:
+        earlier = sorted(p.parent for p in (out / ".sweep").glob(f"*/{io.SWEEP_JOBS}"))
+        sources = [*[p for p in earlier if p not in sweeps], *sources]
     try:
-        written = build_report(report, sweep_dir, out, command=shlex.join(command))
+        written = build_report(report, sources, out, command=shlex.join(command))
     except (OSError, ValueError) as error:
         print(f"{report}: error: the report could not be built: {error}", file=sys.stderr)
         return 2
+    commands = [["gamebench", "-m", *args] for args in sweeps.values()]
     io.write_json(
         out / meta_name,
         {
             "command": command,
-            "sweep": ["gamebench", "-m", *overrides],
+            "sweep": commands[0] if len(commands) == 1 else commands,
             **meta,
-            "groups": _groups(sweep_dir),
-            **_problem_data(sweep_dir),
+            "groups": [g for sweep_dir in sweeps for g in _groups(sweep_dir)],
+            **_problem_data(list(sweeps)[0]),
             "wall_seconds": time.perf_counter() - start,
             **io.environment(),
         },
     )
     print("wrote " + ", ".join(str(p) for p in [*written, out / meta_name]))
-    return 0
+    return worst
 
 
 def _problem_data(sweep_dir: Path) -> dict:
-    """Data the figures need beyond the rows (the GAN's mixture centres: `modes`)."""
+    """Data the figures need beyond the rows (the GAN's mixture centres `modes`, a privacy
+    dataset's `chance` accuracies), so --replot can redraw from the CSVs and this record."""
     for job_dir in io.sweep_job_dirs(sweep_dir):
         try:
             info = json.loads((job_dir / io.JOB_META).read_text()).get("problem_info", {})
         except (OSError, ValueError):
             continue
-        return {"modes": info["modes"]} if "modes" in info else {}
+        return {key: info[key] for key in ("modes", "chance") if key in info}
     return {}
 
 

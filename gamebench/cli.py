@@ -24,7 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gamebench.config import ConfigError, DuplicateJob, config_dir, validate
+from gamebench.config import ConfigError, config_dir, ignored_settings, validate
 
 
 def one_line(error: BaseException) -> str:
@@ -87,14 +87,15 @@ def _task(cfg: DictConfig) -> None:
         return _run_group(cfg)
     try:
         validate(cfg)
-    except DuplicateJob as error:
-        if not multirun:
-            _exit(2, f"error: {error}")
-        record_failure(cfg, out_dir, "skipped", str(error))
-        print(f"gamebench: {job} skipped: {error}; the job with the default value covers it")
-        return
     except ConfigError as error:
         return _user_error(cfg, out_dir, job, multirun, error)
+    ignored = "; ".join(ignored_settings(cfg))
+    if ignored and multirun:  # Hydra's basic sweeper: the job with the default values covers it
+        record_failure(cfg, out_dir, "skipped", ignored)
+        print(f"gamebench: {job} skipped: {ignored}")
+        return
+    if ignored:
+        print(f"gamebench: note: {ignored}", file=sys.stderr)
 
     configure_jax(cfg.devices, cfg.compile_cache)
     from gamebench.data import DataError

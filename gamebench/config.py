@@ -1,7 +1,8 @@
 """Config schemas (checked by Hydra while composing) and range checks (checked before running).
 
 Every solver config shares one schema, so `solver.k=1,2` composes for every solver in a sweep; the
-registry knows which solvers read `k`, and a GDA job that only differs in `k` is skipped as a duplicate.
+registry knows which solvers read `k` (ignored_settings), and a sweep skips a GDA job that only
+differs from another in `k` (effective_config).
 Every surface shares one problem schema. Types and unknown keys are rejected at composition; values
 out of range raise `ConfigError` with one line that names the value and what is allowed.
 """
@@ -30,10 +31,6 @@ def config_dir() -> Path:
 
 class ConfigError(ValueError):
     """A config value out of its allowed range; the message is one line for the user."""
-
-
-class DuplicateJob(ConfigError):
-    """A sweep job whose solver ignores a swept parameter: same numbers as the default job."""
 
 
 class LeaderState(enum.Enum):
@@ -100,6 +97,7 @@ class SolverConfig:
     penalty_rho: float = 1.0  # penalty: initial rho, lambda and eps
     penalty_lambda: float = 10.0
     penalty_eps: float = 1.0
+    baseline: str = "initial"  # baseline: the problem's named baseline (problems.BASELINES)
     opt_u: OptimizerConfig = field(default_factory=OptimizerConfig)
     opt_v: OptimizerConfig = field(default_factory=OptimizerConfig)
 
@@ -125,6 +123,7 @@ class QuadraticBilevelConfig:
     dim: int = 5
     matrix_seed: int = 0
     mu: float = 0.1  # leader's ridge
+    curvature: float = 0.0  # > 0: curvature * sum log cosh(v) added to g (no closed form then)
 
 
 @dataclass
@@ -207,6 +206,9 @@ class PrivacyFilterConfig:
     rho: float = 10.0  # weight of the utility loss
     weight_decay: float = 1.0e-3  # lambda on the filter's parameters
     hidden: int = 50  # nn filter's hidden units
+    # metrics also hold the paper's protocol: fresh logistic regressions for both labels trained on
+    # the frozen filter's outputs (L-BFGS), test accuracies protocol_utility_acc, protocol_private_acc
+    protocol: bool = False
 
 
 class ConvImpl(enum.Enum):
@@ -250,6 +252,9 @@ class GamebenchConfig:
     compile: str = "full"
     # set by the sweeper on the launcher jobs it makes: a file listing the jobs of one fused group
     sweep_group: str | None = None
+    # false: a sweep compiles and runs this job alone, so its compile and run seconds (meta.json)
+    # are its own (cost studies); its numbers are the same either way
+    fuse: bool = True
 
 
 COMPILE_CHOICES = ("full", "fast")
@@ -260,11 +265,19 @@ SHARED_SOLVER_PARAMS = tuple(
 )
 
 
+def per_solver(solver_name: str, values: dict, default: Any) -> Any:
+    """`${per_solver:${solver.name},{penalty: 0.05},1.0}` in a config: a protocol value that
+    depends on the solver of the job (the penalty method's follower step in hyper-cleaning),
+    `default` for the solvers not listed."""
+    return values.get(solver_name, default)
+
+
 def register_schemas() -> None:
     # the sweeper named in config.yaml's defaults registers its config node on import; compose_config
     # (scripts, tests) composes without Hydra's plugin discovery, so import it here
     import hydra_plugins.gamebench_sweeper.gamebench_sweeper  # noqa: F401
 
+    OmegaConf.register_new_resolver("per_solver", per_solver, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="gamebench_schema", node=GamebenchConfig)
     cs.store(group="schema", name="solver", node=SolverConfig)
@@ -290,6 +303,10 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose("config", overrides=list(overrides))
+
+
+def _enum_name(value: Any) -> Any:
+    return getattr(value, "name", value)
 
 
 def _check(condition: bool, message: str) -> None:
@@ -331,7 +348,7 @@ def check_known_keys(node: Any, prefix: str = "") -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Range checks and solver/parameter consistency; raises ConfigError with one line."""
-    from gamebench.problems import PROBLEMS
+    from gamebench.problems import BASELINES, PROBLEMS
     from gamebench.solvers import SOLVERS
 
     check_known_keys(cfg)
@@ -405,6 +422,11 @@ def validate(cfg: DictConfig) -> None:
             problem.weight_decay >= 0,
             f"problem.weight_decay={problem.weight_decay} is out of range: must be >= 0",
         )
+    if "curvature" in problem:
+        _check(
+            problem.curvature >= 0,
+            f"problem.curvature={problem.curvature} is out of range: must be >= 0",
+        )
     if "init_scale" in problem:
         _check(
             problem.init_scale > 0,
@@ -435,23 +457,70 @@ def validate(cfg: DictConfig) -> None:
     _check_optimizer("solver.opt_u", solver.opt_u)
     _check_optimizer("solver.opt_v", solver.opt_v)
 
-    if problem.get("adversarial", True) is False and solver.name != "gda":
-        # without the domain terms the follower never touches the leader's loss: every solver moves
-        # u exactly as gda does, so the sweep's gda job is the source-only baseline
-        raise DuplicateJob(
-            f"problem.adversarial=false makes solver {solver.name!r} train the same leader as "
-            "'gda' (source-only training)"
+    if solver.name == "baseline":
+        allowed = ("initial", *BASELINES.get(problem.name, ()))
+        _check(
+            solver.baseline in allowed,
+            f"solver.baseline={solver.baseline!r} is not a baseline of problem {problem.name!r}; "
+            f"allowed: {', '.join(allowed)}",
         )
 
+
+def ignored_settings(cfg: DictConfig | dict) -> list[str]:
+    """What this job's solver or problem ignores, one clause each: a job that differs from another
+    only there computes the same numbers (a sweep runs the first and skips the others)."""
+    from gamebench.solvers import SOLVERS
+
+    problem, solver = cfg["problem"], cfg["solver"]
+    reasons = []
+    if solver["name"] == "baseline" and solver["baseline"] != "initial":
+        if _enum_name(problem.get("filter")) == "nn":
+            reasons.append(
+                f"solver.baseline={solver['baseline']!r} is a linear filter: "
+                "problem.filter=nn does not change it"
+            )
+    if problem.get("adversarial", True) is False and solver["name"] != "gda":
+        # without the domain terms the follower never touches the leader's loss: every solver moves
+        # u exactly as gda does, so the sweep's gda job is the source-only baseline
+        reasons.append(
+            f"problem.adversarial=false makes solver {solver['name']!r} train the same leader as "
+            "'gda' (source-only training)"
+        )
+        return reasons
     defaults = SolverConfig()
-    uses = SOLVERS[solver.name].uses
+    uses = SOLVERS[solver["name"]].uses
     for param in SHARED_SOLVER_PARAMS:
-        if param not in uses and solver[param] != getattr(defaults, param):
+        value, default = _enum_name(solver[param]), _enum_name(getattr(defaults, param))
+        if param not in uses and value != default:
             users = sorted(name for name, spec in SOLVERS.items() if param in spec.uses)
-            raise DuplicateJob(
-                f"solver.{param}={solver[param]} has no effect on solver {solver.name!r} "
+            reasons.append(
+                f"solver.{param}={value} has no effect on solver {solver['name']!r} "
                 f"(only {', '.join(users)} read it)"
             )
+    return reasons
+
+
+def effective_config(container: dict) -> dict:
+    """A resolved job config with what it ignores reset (ignored_settings): the solver's unused
+    shared parameters to their defaults, a source-only job's solver to gda, a closed-form privacy
+    baseline's filter to linear. Jobs with equal effective configs compute the same numbers."""
+    import copy
+
+    from gamebench.solvers import SOLVERS
+
+    out = copy.deepcopy(container)
+    problem, solver = out["problem"], out["solver"]
+    if problem.get("adversarial", True) is False:
+        solver["name"] = "gda"
+    if solver["name"] == "baseline" and solver["baseline"] != "initial" and "filter" in problem:
+        problem["filter"] = "linear"
+        problem["hidden"] = PrivacyFilterConfig.hidden
+    defaults = SolverConfig()
+    uses = SOLVERS[solver["name"]].uses
+    for param in SHARED_SOLVER_PARAMS:
+        if param not in uses:
+            solver[param] = _enum_name(getattr(defaults, param))
+    return out
 
 
 def flat_params(cfg: DictConfig | dict) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from gamebench import io
 from gamebench.data.store import cache_root
 
 # keys that never change a job's numbers or files: left out of its hash and its structure
-_RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache")
+_RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache", "fuse")
 INDEX_VERSION = 1
 # output dirs of the jobs that failed in this process (the CLI exits 1 at the end if any did)
 failed_jobs: list[str] = []
@@ -210,6 +210,8 @@ def batch_key(container: dict) -> str:
     machines."""
     from gamebench.problems import SMALL_PROBLEMS
 
+    if container.get("fuse") is False:  # a job timed alone: a batch of its own
+        return job_key(container)
     if container["problem"]["name"] not in SMALL_PROBLEMS:
         return structure_key(container)
     shared_keys = ("trials", "steps", "log_every", "devices", "plot", "plot_trials", "compile")
@@ -333,6 +335,7 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
             .compile(compiler_options=compile_options(members[0].config))
         )
         compile_seconds = time.perf_counter() - start
+        memory = compiled.memory_analysis()
         start = time.perf_counter()
         outputs = jax.block_until_ready(compiled(args))
         run_seconds = time.perf_counter() - start
@@ -354,6 +357,8 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
         "jobs": [m.num for m in parts_members],
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,
+        # XLA's working memory of the whole compiled program (its temporary buffers), bytes
+        "temp_bytes": None if memory is None else int(memory.temp_size_in_bytes),
     }
     jobs = []  # (member, problem, this job's outputs, figure key)
     figures = {}
@@ -467,22 +472,15 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
     """
     from omegaconf import OmegaConf
 
-    from gamebench.config import ConfigError, DuplicateJob, validate
+    from gamebench.config import ConfigError, effective_config, ignored_settings, validate
     from gamebench.experiment import record_failure
 
     groups: dict[str, list[Member]] = {}
     jobs, done, refused = [], 0, 0
+    first_of: dict[str, int] = {}  # effective config -> the job that computes it
     for num, out_dir, overrides, cfg in configs:
         try:
             validate(cfg)
-        except DuplicateJob as error:
-            record_failure(cfg, out_dir, "skipped", str(error))
-            print(
-                f"gamebench: job {num} skipped: {error}; the job with the default value covers it"
-            )
-            jobs.append({"num": num, "dir": str(out_dir), "key": None, "status": "skipped"})
-            refused += 1
-            continue
         except ConfigError as error:
             record_failure(cfg, out_dir, "failed", str(error))
             failed_jobs.append(str(out_dir))
@@ -491,6 +489,15 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
             refused += 1
             continue
         container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        same = first_of.setdefault(job_key(effective_config(container)), num)
+        if same != num:
+            why = "; ".join(ignored_settings(container)) or "the same config"
+            message = f"same run as job {same}: {why}"
+            record_failure(cfg, out_dir, "skipped", message)
+            print(f"gamebench: job {num} skipped: {message}")
+            jobs.append({"num": num, "dir": str(out_dir), "key": None, "status": "skipped"})
+            refused += 1
+            continue
         key = job_key(container)
         jobs.append({"num": num, "dir": str(out_dir), "key": key, "status": "planned"})
         earlier = None if rerun else find_done(key, out_dir)

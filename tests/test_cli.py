@@ -40,7 +40,10 @@ def test_multirun_skips_duplicates_and_gathers_one_table(tmp_path):
         tmp_path, "-m", "problem=anti_saddle", "solver=gda,kbeam", "solver.k=1,2", "debug=smoke"
     )
     assert result.returncode == 0, result.stderr
-    assert "job 1 skipped: solver.k=2 has no effect on solver 'gda'" in result.stdout
+    assert (
+        "job 1 skipped: same run as job 0: solver.k=2 has no effect on solver 'gda'"
+        in result.stdout
+    )
     (sweep,) = (tmp_path / "multirun" / "default").iterdir()
     jobs = pd.read_csv(sweep / "jobs.csv")
     assert jobs.status.tolist() == ["ok", "skipped", "ok", "ok"]
@@ -89,6 +92,7 @@ NEEDS_DATA = {
         "trials=2",
     ],
     "privacy_tradeoff": ["solver.inner_steps=2"],
+    "hypercleaning": ["problem.n_train=500", "problem.n_val=500", "trials=2"],
 }
 
 

@@ -6,7 +6,14 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
-from gamebench.config import ConfigError, DuplicateJob, config_dir, flat_params, validate
+from gamebench.config import (
+    ConfigError,
+    config_dir,
+    effective_config,
+    flat_params,
+    ignored_settings,
+    validate,
+)
 from gamebench.problems import PROBLEMS, make_problem
 from gamebench.solvers import SOLVERS, make_solver
 
@@ -72,10 +79,22 @@ def test_out_of_range_values_name_the_value_and_the_range(compose, overrides, ma
         validate(compose(overrides))
 
 
-def test_parameter_a_solver_ignores_is_a_duplicate_job(compose):
-    with pytest.raises(DuplicateJob, match=r"solver\.k=3 has no effect on solver 'gda'"):
-        validate(compose(["solver=gda", "solver.k=3"]))
-    validate(compose(["solver=gda", "solver.k=1"]))  # the default: this is the job that runs
+def test_parameter_a_solver_ignores_is_named_and_reset_in_the_effective_config(compose):
+    from omegaconf import OmegaConf
+
+    def plain(overrides):
+        return OmegaConf.to_container(compose(overrides), resolve=True, enum_to_str=True)
+
+    reasons = ignored_settings(compose(["solver=gda", "solver.k=3", "solver.eps=0.5"]))
+    assert reasons == [
+        "solver.k=3 has no effect on solver 'gda' (only kbeam, kbeam_eps read it)",
+        "solver.eps=0.5 has no effect on solver 'gda' (only kbeam_eps read it)",
+    ]
+    assert ignored_settings(compose(["solver=gda", "solver.k=1"])) == []
+    gda_k3 = effective_config(plain(["solver=gda", "solver.k=3"]))
+    assert gda_k3 == effective_config(plain(["solver=gda", "solver.k=1"]))
+    kbeam_k3 = effective_config(plain(["solver=kbeam", "solver.k=3"]))
+    assert kbeam_k3 != effective_config(plain(["solver=kbeam", "solver.k=1"]))
 
 
 def test_schema_rejects_unknown_keys_and_wrong_types(compose):

@@ -11,11 +11,10 @@ import optax
 import pytest
 
 from gamebench.data.privacy import PrivacyData, activity_windows
-from gamebench.privacy import baseline_filter, evaluate_filters
 from gamebench.problems import make_privacy_filter
-from gamebench.problems.privacy_filter import filter_output
-from gamebench.run import make_final_players, trial_keys
-from gamebench.solvers import danskin
+from gamebench.problems.privacy_filter import baseline_filter, filter_output, protocol_accuracies
+from gamebench.run import make_final_players, make_run, trial_keys
+from gamebench.solvers import baseline, danskin
 
 REAL = os.environ.get("GAMEBENCH_DATA")
 
@@ -49,11 +48,26 @@ def test_privacy_baselines_remove_the_planted_private_direction(method):
     assert u[1] > 0.95 and u[0] < 0.1
 
 
-def test_random_baseline_is_orthonormal_and_seeded():
+def evaluate_filters(data, z_train, z_test):
+    """Protocol accuracies for a stack of filtered datasets shaped (filters, n, d)."""
+    labels = [
+        jax.numpy.asarray(a, jax.numpy.int32)
+        for a in (data.utility_train, data.utility_test, data.private_train, data.private_test)
+    ]
+    classes = (data.utility_classes, data.private_classes)
+    run = jax.jit(jax.vmap(lambda a, b: protocol_accuracies(a, b, *labels, classes=classes)))
+    util, priv = run(np.asarray(z_train, np.float32), np.asarray(z_test, np.float32))
+    return np.asarray(util), np.asarray(priv)
+
+
+def test_random_baseline_is_the_untrained_orthonormal_filter_and_d_is_checked():
     data = planted()
-    u = baseline_filter("random", data, 3, seed=1)
+    problem = make_privacy_filter(data, filter="linear", d=3)
+    state = baseline("initial").init(problem, jax.random.PRNGKey(1))
+    u = np.asarray(state.u["filter"]["U"])
     np.testing.assert_allclose(u.T @ u, np.eye(3), atol=1e-5)
-    np.testing.assert_array_equal(u, baseline_filter("random", data, 3, seed=1))
+    again = baseline("initial").init(problem, jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(u, np.asarray(again.u["filter"]["U"]))
     with pytest.raises(ValueError, match="d=7 is out of range: at most the data dimension 6"):
         baseline_filter("pca", data, 7)
 
@@ -71,6 +85,27 @@ def test_protocol_accuracies_and_chance_on_a_noise_filter():
     )
     assert abs(util[0] - 0.5) < 0.08 and abs(priv[0] - 0.5) < 0.08  # noise: chance
     assert util[1] > 0.95 and priv[1] > 0.99  # the two informative coordinates: both labels
+    nan_train = np.full((1, 400, 2), np.nan, np.float32)  # a diverged filter: NaN, not a score
+    util, priv = evaluate_filters(data, nan_train, noise_test)
+    assert np.isnan(util[0]) and np.isnan(priv[0])
+
+
+def test_closed_form_baselines_run_as_jobs_with_the_protocol():
+    """solver=baseline: no updates, no gradients; the protocol scores the closed-form filter."""
+    data = planted()
+    problem = make_privacy_filter(data, filter="linear", d=1, protocol=True)
+    assert set(problem.baselines) == {"pca", "ppls", "plda"}
+    out = {}
+    for name in ("pca", "plda"):
+        run = make_run(problem, baseline(name), steps=4, log_every=2, headline="private_acc")
+        out[name] = jax.jit(run)(trial_keys(0, 2), problem.data)
+        assert (np.asarray(out[name]["grad_evals"]) == 0).all()
+    # PCA keeps the planted private direction, PLDA removes it and keeps the utility one
+    assert (np.asarray(out["pca"]["protocol_private_acc"]) > 0.95).all()
+    assert (np.asarray(out["plda"]["protocol_private_acc"]) < 0.65).all()
+    assert (np.asarray(out["plda"]["protocol_utility_acc"]) > 0.85).all()
+    with pytest.raises(ValueError, match="has no baseline 'oracle'; allowed: initial, pca"):
+        baseline("oracle").init(problem, jax.random.PRNGKey(0))
 
 
 def test_minimax_filter_hides_the_private_label_better_than_pca():

@@ -8,9 +8,13 @@ from typing import Any
 from gamebench.game import Problem, Solution, follower_loss
 from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, make_smd
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
-from gamebench.problems.hypercleaning import make_hypercleaning
+from gamebench.problems.hypercleaning import HYPERCLEANING_BASELINES, make_hypercleaning
 from gamebench.problems.mog_gan import make_mog_gan
-from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
+from gamebench.problems.privacy_filter import (
+    PRIVACY_BASELINES,
+    make_privacy_filter,
+    make_privacy_filter_from_dataset,
+)
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.surfaces import SURFACES, make_surface
 
@@ -63,15 +67,25 @@ PROBLEMS["privacy_filter"] = lambda cfg: make_privacy_filter_from_dataset(
     rho=cfg.rho,
     weight_decay=cfg.weight_decay,
     hidden=cfg.hidden,
+    protocol=cfg.protocol,
 )
 
 PROBLEMS["smd"] = lambda cfg: make_smd(_name(cfg.which), cfg.dim, cfg.matrix_seed)
-PROBLEMS["quadratic_bilevel"] = lambda cfg: make_quadratic_bilevel(cfg.dim, cfg.matrix_seed, cfg.mu)
+PROBLEMS["quadratic_bilevel"] = lambda cfg: make_quadratic_bilevel(
+    cfg.dim, cfg.matrix_seed, cfg.mu, cfg.curvature
+)
 PROBLEMS["iaptt_toy"] = lambda cfg: make_iaptt_toy()
 PROBLEMS["hypercleaning"] = lambda cfg: make_hypercleaning(
     cfg.n_train, cfg.n_val, cfg.noise, cfg.label_seed, cfg.mu
 )
 
+
+# the named baselines of each problem (Problem.baselines), for the `baseline` solver; every problem
+# also has `initial`, its untrained initial players
+BASELINES: dict[str, tuple[str, ...]] = {
+    "privacy_filter": PRIVACY_BASELINES,
+    "hypercleaning": HYPERCLEANING_BASELINES,
+}
 
 # games of a few scalars whose programs run in milliseconds: a sweep merges their jobs of different
 # structures into one compiled program (gamebench.sweep.batch_key)
@@ -87,6 +101,7 @@ def make_problem(cfg: Any) -> Problem:
 
 
 __all__ = [
+    "BASELINES",
     "PROBLEMS",
     "SMALL_PROBLEMS",
     "Problem",

@@ -73,6 +73,15 @@ def make_quadratic_bilevel(
         del key
         return {"upper_value": f(u, best_response(u), None)}
 
+    if curvature:  # no closed form: no solution, and the upper value at the follower's v
+        return Problem(
+            name="quadratic_bilevel",
+            f=f,
+            g=g,
+            init_u=lambda key: jax.random.normal(key, (dim,)),
+            init_v=lambda key: jax.random.normal(key, (dim,)),
+            metrics=lambda u, v, key: {"upper_value": f(u, v, None)},
+        )
     return Problem(
         name="quadratic_bilevel",
         f=f,

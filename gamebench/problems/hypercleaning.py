@@ -10,6 +10,12 @@ Data (deterministic for a seed): the first n_train MNIST training images with a 
 labels changed to a different, uniformly drawn class; the next n_val images as the clean validation
 set; the 10,000 test images. Metrics: test accuracy of v; precision and recall of "corrupted" =
 {i : sigma(u_i) < 1/2} against the truly corrupted examples.
+
+Baselines (Problem.baselines, for the `baseline` solver): v fitted to convergence (L-BFGS, ridge mu)
+on the noisy training set (`noisy`), on the validation set alone (`val_only`), or on the validation
+set plus the training examples whose labels were not changed (`oracle`); u = +-10 marks the
+training examples each fit uses (all, none, the clean ones), so precision and recall say what the
+baseline knew.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem
+from gamebench.logistic import fit_logistic
 
 CLASSES = 10
+HYPERCLEANING_BASELINES = ("noisy", "val_only", "oracle")
+BASELINE_LOGIT = 10.0  # sigma(10) ~ 1: the example is used; sigma(-10) ~ 0: dropped
 
 
 def corrupt_labels(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,6 +96,26 @@ def make_hypercleaning_from_arrays(arrays: dict, mu: float = 1e-3) -> Problem:
                 "recall": hits / jnp.maximum(jnp.sum(corrupted), 1),
             }
 
+        def fitted(name: str):
+            """(u, v) of a baseline: which training examples it uses, and v fitted on them."""
+            n_val = data["x_val"].shape[0]
+            used = {
+                "noisy": jnp.ones(n_train, bool),
+                "val_only": jnp.zeros(n_train, bool),
+                "oracle": ~data["corrupted"],
+            }[name]
+            x = jnp.concatenate([data["x_val"], data["x_train"]])
+            y = jnp.concatenate([data["y_val"], data["y_train"]])
+            from_val = jnp.ones(n_val) if name != "noisy" else jnp.zeros(n_val)
+            weights = jnp.concatenate([from_val, used.astype(jnp.float32)])
+
+            def players(key):
+                del key
+                v = fit_logistic(x, y, CLASSES, l2=mu, weights=weights)
+                return jnp.where(used, BASELINE_LOGIT, -BASELINE_LOGIT), v
+
+            return players
+
         return Problem(
             name="hypercleaning",
             f=f,
@@ -95,6 +124,7 @@ def make_hypercleaning_from_arrays(arrays: dict, mu: float = 1e-3) -> Problem:
             init_v=lambda key: (jnp.zeros((dim, CLASSES)), jnp.zeros((CLASSES,))),
             metrics=metrics,
             headline="test_acc",
+            baselines={name: fitted(name) for name in HYPERCLEANING_BASELINES},
             data=data,
             bind=bind,
         )

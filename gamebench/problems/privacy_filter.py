@@ -11,8 +11,23 @@ hidden layer). The leader's block `w` is marked as an inner block (Problem.inner
 solver fits it to near optimality together with v before each filter step; every other solver
 treats u = (u_f, w) as one player.
 
-Metrics at log points: test accuracy of the in-game w (utility_acc) and v (private_acc). The
-paper's evaluation (fresh classifiers trained on the frozen filter) is `gamebench.privacy`.
+Metrics at log points: test accuracy of the in-game w (utility_acc) and v (private_acc); with
+`protocol=True` also the paper's evaluation (Sec. 6), the same for every filter: freeze the filter,
+standardise its training outputs, train fresh multinomial logistic regressions for the utility and
+the private label on them (L-BFGS, small L2) and report their test accuracies
+(protocol_utility_acc, protocol_private_acc). A good filter keeps utility accuracy high and pushes
+private accuracy to chance (`info["chance"]`).
+
+Baselines (Problem.baselines, for the `baseline` solver; linear, d orthonormal directions
+U in R^{D x d}, z = x U; the untrained random orthonormal filter is the `initial` baseline):
+    pca     the top d principal directions of the training data
+    ppls    privacy partial least squares: the top d eigenvectors of
+            C_u C_u' - C_p C_p',  C = X' Y / n with centred X and centred one-hot labels Y,
+            i.e. maximise sum Cov(u'x, y_util)^2 - Cov(u'x, y_priv)^2 over orthonormal U
+    plda    privacy LDA: the top d generalised eigenvectors of S_b(util) u = l (S_b(priv) + g I) u
+            (between-class scatters; g = 1e-3 trace(S_b(priv)) / D regularises the rank-deficient
+            private scatter)
+They are computed in numpy from the training set when a job first needs them.
 """
 
 from __future__ import annotations
@@ -22,9 +37,84 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem
+from gamebench.logistic import accuracy, fit_logistic
 from gamebench.nn import cross_entropy, orthogonal
 
 FILTERS = ("linear", "nn")
+PRIVACY_BASELINES = ("pca", "ppls", "plda")
+PROTOCOL_L2 = 1e-4  # ridge of the protocol's fresh classifiers
+
+
+def _top_eigenvectors(matrix: np.ndarray, d: int) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return vectors[:, np.argsort(values)[::-1][:d]].astype(np.float32)
+
+
+def _one_hot_centred(labels: np.ndarray, classes: int) -> np.ndarray:
+    y = np.eye(classes)[labels]
+    return y - y.mean(axis=0)
+
+
+def between_class_scatter(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=0)
+    scatter = np.zeros((x.shape[1], x.shape[1]))
+    for c in np.unique(labels):
+        diff = x[labels == c].mean(axis=0) - mean
+        scatter += (labels == c).sum() * np.outer(diff, diff)
+    return scatter / x.shape[0]
+
+
+def baseline_filter(name: str, data, d: int) -> np.ndarray:
+    """U (D, d) of a closed-form baseline filter, learned on data.x_train."""
+    import scipy.linalg
+
+    x = data.x_train.astype(np.float64)
+    x = x - x.mean(axis=0)
+    dim = x.shape[1]
+    if d > dim:
+        raise ValueError(f"d={d} is out of range: at most the data dimension {dim}")
+    if name == "pca":
+        return _top_eigenvectors(x.T @ x / x.shape[0], d)
+    if name == "ppls":
+        c_u = x.T @ _one_hot_centred(data.utility_train, data.utility_classes) / x.shape[0]
+        c_p = x.T @ _one_hot_centred(data.private_train, data.private_classes) / x.shape[0]
+        return _top_eigenvectors(c_u @ c_u.T - c_p @ c_p.T, d)
+    if name == "plda":
+        s_u = between_class_scatter(x, data.utility_train)
+        s_p = between_class_scatter(x, data.private_train)
+        ridge = 1e-3 * np.trace(s_p) / dim + 1e-9
+        values, vectors = scipy.linalg.eigh(s_u, s_p + ridge * np.eye(dim))
+        top = vectors[:, np.argsort(values)[::-1][:d]]
+        return (top / np.linalg.norm(top, axis=0, keepdims=True)).astype(np.float32)
+    raise ValueError(f"unknown baseline {name!r}; allowed: {', '.join(PRIVACY_BASELINES)}")
+
+
+def protocol_accuracies(
+    z_train, z_test, utility_train, utility_test, private_train, private_test, classes
+) -> tuple[jax.Array, jax.Array]:
+    """(utility accuracy, private accuracy) of fresh classifiers on a frozen filter's outputs; NaN
+    for a filter whose outputs are not finite (a diverged run). Pure, jittable and vmappable.
+    `classes` = (utility, private) class counts."""
+    finite = jnp.all(jnp.isfinite(z_train)) & jnp.all(jnp.isfinite(z_test))
+    z_train = jnp.where(finite, z_train, 0.0)
+    z_test = jnp.where(finite, z_test, 0.0)
+    mean = jnp.mean(z_train, axis=0, keepdims=True)
+    std = jnp.std(z_train, axis=0, keepdims=True) + 1e-6
+    z_train, z_test = (z_train - mean) / std, (z_test - mean) / std
+    util = fit_logistic(z_train, utility_train, classes[0], l2=PROTOCOL_L2)
+    priv = fit_logistic(z_train, private_train, classes[1], l2=PROTOCOL_L2)
+    nan = jnp.float32(jnp.nan)
+    return (
+        jnp.where(finite, accuracy(util, z_test, utility_test), nan),
+        jnp.where(finite, accuracy(priv, z_test, private_test), nan),
+    )
+
+
+def chance_levels(data) -> tuple[float, float]:
+    """Accuracy of always predicting the most frequent training class, on the test set."""
+    util = np.bincount(data.utility_train).argmax()
+    priv = np.bincount(data.private_train).argmax()
+    return float(np.mean(data.utility_test == util)), float(np.mean(data.private_test == priv))
 
 
 def logistic_apply(params, z):
@@ -60,6 +150,7 @@ def make_privacy_filter(
     rho: float = 10.0,
     weight_decay: float = 1e-3,
     hidden: int = 50,
+    protocol: bool = False,
 ) -> Problem:
     """The game on a `gamebench.data.privacy.PrivacyData` (or any object with its fields)."""
     if filter not in FILTERS:
@@ -74,6 +165,22 @@ def make_privacy_filter(
         "y_priv_test": jnp.asarray(data.private_test, jnp.int32),
     }
     c_util, c_priv = data.utility_classes, data.private_classes
+    closed_form: dict[str, np.ndarray] = {}  # baseline filters, computed once when first asked for
+
+    def baseline_players(name: str):
+        def players(key):
+            if name not in closed_form:
+                closed_form[name] = baseline_filter(name, data, d)
+            u = {
+                "filter": {"U": jnp.asarray(closed_form[name])},
+                "w": (jnp.zeros((d, c_util), jnp.float32), jnp.zeros((c_util,), jnp.float32)),
+            }
+            return u, init_v(key)
+
+        return players
+
+    def init_v(key):
+        return (0.01 * jax.random.normal(key, (d, c_priv)), jnp.zeros((c_priv,), jnp.float32))
 
     def bind(arrays) -> Problem:
         def f(u, v, batch):
@@ -91,15 +198,20 @@ def make_privacy_filter(
                 "w": (jnp.zeros((d, c_util), jnp.float32), jnp.zeros((c_util,), jnp.float32)),
             }
 
-        def init_v(key):
-            return (0.01 * jax.random.normal(key, (d, c_priv)), jnp.zeros((c_priv,), jnp.float32))
-
         def metrics(u, v, key):
             del key
             z = apply_filter(filter, u["filter"], arrays["x_test"])
             util = jnp.argmax(logistic_apply(u["w"], z), axis=1) == arrays["y_util_test"]
             priv = jnp.argmax(logistic_apply(v, z), axis=1) == arrays["y_priv_test"]
-            return {"utility_acc": jnp.mean(util), "private_acc": jnp.mean(priv)}
+            out = {"utility_acc": jnp.mean(util), "private_acc": jnp.mean(priv)}
+            if protocol:
+                z_train = apply_filter(filter, u["filter"], arrays["x"])
+                labels = [arrays[k] for k in ("y_util", "y_util_test", "y_priv", "y_priv_test")]
+                fresh_util, fresh_priv = protocol_accuracies(
+                    z_train, z, *labels, classes=(c_util, c_priv)
+                )
+                out |= {"protocol_utility_acc": fresh_util, "protocol_private_acc": fresh_priv}
+            return out
 
         return Problem(
             name="privacy_filter",
@@ -108,7 +220,16 @@ def make_privacy_filter(
             init_v=init_v,
             metrics=metrics,
             headline="private_acc",
-            info={"dataset": data.name, "filter": filter, "d": d, "inner_u": ("w",)},
+            info={
+                "dataset": data.name,
+                "filter": filter,
+                "d": d,
+                "inner_u": ("w",),
+                "chance": dict(zip(("utility", "private"), chance_levels(data))),
+            },
+            baselines={}
+            if filter != "linear"
+            else {name: baseline_players(name) for name in PRIVACY_BASELINES},
             data=arrays,
             bind=bind,
         )

@@ -1,4 +1,4 @@
-"""`gamebench-report SWEEP_DIR`: rebuild a sweep's jobs.csv, summary_all.csv and its artefact's
+"""`gamebench-report SWEEP_DIR [SWEEP_DIR ...]`: rebuild a sweep's jobs.csv, summary_all.csv and its artefact's
 tables and figures from the rows its jobs wrote. Imports no JAX and runs nothing."""
 
 from __future__ import annotations
@@ -22,22 +22,26 @@ def main(argv: list[str] | None = None) -> int:
     from gamebench.reports import REPORTS, build_report
 
     parser = argparse.ArgumentParser(prog="gamebench-report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dir", type=Path, help="a sweep directory (multirun/...)")
+    parser.add_argument(
+        "sweep_dirs", type=Path, nargs="+", help="sweep directories (multirun/...), read together"
+    )
     parser.add_argument("--report", choices=REPORTS, help="override the experiment's report")
     parser.add_argument("--out", type=Path, help="write there instead of the sweep dir")
     args = parser.parse_args(argv)
-    if not args.sweep_dir.is_dir():
-        print(f"gamebench-report: error: {args.sweep_dir} is not a directory", file=sys.stderr)
-        return 2
+    for sweep_dir in args.sweep_dirs:
+        if not sweep_dir.is_dir():
+            print(f"gamebench-report: error: {sweep_dir} is not a directory", file=sys.stderr)
+            return 2
     from gamebench.io import write_gathered
 
     try:
-        print(write_gathered(args.sweep_dir))
-        name = args.report or report_name(args.sweep_dir)
+        for sweep_dir in args.sweep_dirs:
+            print(write_gathered(sweep_dir))
+        name = args.report or report_name(args.sweep_dirs[0])
         if name is None:
             print("no report named by the sweep's experiment (use --report NAME)")
             return 0
-        written = build_report(name, args.sweep_dir, args.out)
+        written = build_report(name, args.sweep_dirs, args.out)
     except (OSError, ValueError) as error:
         print(f"gamebench-report: error: {error}", file=sys.stderr)
         return 2

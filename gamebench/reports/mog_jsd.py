@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import load
+from gamebench.reports.rows import Sweeps, load
 
 COLUMNS = ["K", "trial", "step", "jsd", "modes_covered", "high_quality"]
 FINAL = ("jsd", "modes_covered", "high_quality")
@@ -31,10 +31,10 @@ def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["K", "trial", "step"], kind="stable").reset_index(drop=True)
 
 
-def samples_from_snapshots(sweep_dir: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
+def samples_from_snapshots(jobs: list[Path]) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Trial 0's samples at 1/5, 2/5 and all of the steps of every job, and the mixture's centres."""
     frames, modes = [], None
-    for job_dir in io.sweep_job_dirs(sweep_dir):
+    for job_dir in jobs:
         path = job_dir / "snapshots.npz"
         if not path.is_file():
             continue
@@ -95,12 +95,10 @@ def markdown(table: pd.DataFrame, scale: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(
-    sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
-) -> list[Path]:
-    sweep_dir, out, rows, scale = load(sweep_dir, out, command)
+def build(sweeps: Sweeps, out: str | Path | None = None, command: str | None = None) -> list[Path]:
+    jobs, out, rows, scale = load(sweeps, out, command)
     curves = curves_from_rows(rows)
-    samples, modes = samples_from_snapshots(sweep_dir)
+    samples, modes = samples_from_snapshots(jobs)
     table = final_table(curves)
     io.write_csv(out / "mog_jsd.csv", curves)
     io.write_csv(out / "mog_samples.csv", samples)

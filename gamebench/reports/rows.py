@@ -1,9 +1,14 @@
-"""A sweep's rows as one table: every job's trajectories.parquet, in the sweep's job order."""
+"""A sweep's rows as one table: every job's trajectories.parquet, in the sweep's job order.
+
+A report may read several sweeps at once (a paper artefact whose methods are not one Cartesian
+product, such as the DA table's subsets of methods): their rows are concatenated in the order given.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,25 +16,34 @@ import pandas as pd
 
 from gamebench import io
 
+Sweeps = str | Path | Sequence[str | Path]
 
-def job_rows(sweep_dir: str | Path) -> tuple[pd.DataFrame, dict]:
-    """(rows of every finished job of the sweep, with a `job` column; its scale: trials, steps,
+
+def sweep_dirs(sweeps: Sweeps) -> list[Path]:
+    return [Path(sweeps)] if isinstance(sweeps, str | Path) else [Path(s) for s in sweeps]
+
+
+def job_dirs(sweeps: Sweeps) -> list[Path]:
+    """The job dirs of one sweep or of several, in order."""
+    return [job for sweep in sweep_dirs(sweeps) for job in io.sweep_job_dirs(sweep)]
+
+
+def job_rows(sweeps: Sweeps) -> tuple[pd.DataFrame, dict]:
+    """(rows of every finished job of the sweep(s), with a `job` column; its scale: trials, steps,
     seed, command).
 
     Jobs that failed or were skipped have no rows; a sweep with no rows at all is an error that
     names the directory and what is missing.
     """
-    sweep_dir = Path(sweep_dir)
     frames, metas = [], []
-    for job_dir in io.sweep_job_dirs(sweep_dir):
+    for job_dir in job_dirs(sweeps):
         path = job_dir / "trajectories.parquet"
         if path.is_file():
-            frames.append(pd.read_parquet(path).assign(job=job_dir.name))
+            frames.append(pd.read_parquet(path).assign(job=str(job_dir)))
             metas.append(json.loads((job_dir / io.JOB_META).read_text()))
     if not frames:
-        raise FileNotFoundError(
-            f"no job of {sweep_dir} has trajectories.parquet: nothing to report"
-        )
+        names = ", ".join(str(s) for s in sweep_dirs(sweeps))
+        raise FileNotFoundError(f"no job of {names} has trajectories.parquet: nothing to report")
     config = metas[0]["config"]
     argv = metas[0].get("command") or []
     command = "gamebench " + shlex.join(argv[1:]) if argv else "gamebench -m ..."
@@ -52,12 +66,12 @@ def finite_trials(rows: pd.DataFrame) -> pd.Series:
 
 
 def load(
-    sweep_dir: str | Path, out: str | Path | None, command: str | None
-) -> tuple[Path, Path, pd.DataFrame, dict]:
-    """What every report's build() starts from: the sweep dir, the output dir (default: the sweep
-    dir), the rows and the scale, whose command is `command` when given."""
-    sweep_dir = Path(sweep_dir)
-    rows, scale = job_rows(sweep_dir)
+    sweeps: Sweeps, out: str | Path | None, command: str | None
+) -> tuple[list[Path], Path, pd.DataFrame, dict]:
+    """What every report's build() starts from: the job dirs, the output dir (default: the first
+    sweep dir), the rows and the scale, whose command is `command` when given."""
+    rows, scale = job_rows(sweeps)
     if command is not None:
         scale["command"] = command
-    return sweep_dir, Path(out) if out is not None else sweep_dir, rows, scale
+    out = Path(out) if out is not None else sweep_dirs(sweeps)[0]
+    return job_dirs(sweeps), out, rows, scale

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import finite_trials, load
+from gamebench.reports.rows import Sweeps, finite_trials, load
 
 TABLE_COLUMNS = [
     "surface", "solver", "mean_dist", "std_dist", "mean_gap", "frac_within_0.01", "grad_evals", "hvps",
@@ -79,10 +79,8 @@ def trials_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build(
-    sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
-) -> list[Path]:
-    sweep_dir, out, rows, scale = load(sweep_dir, out, command)
+def build(sweeps: Sweeps, out: str | Path | None = None, command: str | None = None) -> list[Path]:
+    jobs, out, rows, scale = load(sweeps, out, command)
     rows = with_status(rows)
     curves, trials = curves_from_rows(rows), trials_from_rows(rows)
     io.write_csv(out / "zoo_table.csv", zoo_table(trials))

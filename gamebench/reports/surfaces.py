@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import finite_trials, load
+from gamebench.reports.rows import Sweeps, finite_trials, load
 
 METHODS = ("GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10")
 PAPER_SURFACES = ("saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons")
@@ -57,11 +57,9 @@ def trials_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return trials[TRIAL_COLUMNS].reset_index(drop=True)
 
 
-def build(
-    sweep_dir: str | Path, out: str | Path | None = None, command: str | None = None
-) -> list[Path]:
-    """Write the table and figure for the sweep in `sweep_dir` (into `out`, default the sweep dir)."""
-    sweep_dir, out, rows, scale = load(sweep_dir, out, command)
+def build(sweeps: Sweeps, out: str | Path | None = None, command: str | None = None) -> list[Path]:
+    """Write the table and figure for the sweep(s) (into `out`, default the first sweep dir)."""
+    jobs, out, rows, scale = load(sweeps, out, command)
     trials = trials_from_rows(rows)
     return write(trials, out, scale)
 

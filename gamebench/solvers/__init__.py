@@ -10,6 +10,7 @@ from typing import Any
 
 from gamebench.game import Solver
 from gamebench.optim import make_optimizer
+from gamebench.solvers.baseline import baseline
 from gamebench.solvers.bilevel import approxgrad, bda, fmd, iaptt_gm, implicit, penalty, rmd
 from gamebench.solvers.curvature import cgd, consensus, follow_the_ridge, sga
 from gamebench.solvers.danskin import danskin
@@ -122,6 +123,7 @@ SOLVERS: dict[str, SolverSpec] = {
         lambda cfg: cgd(*_players(cfg), eta=cfg.eta, cg_iters=cfg.cg_iters),
         frozenset({"eta", "cg_iters"}),
     ),
+    "baseline": SolverSpec(lambda cfg: baseline(cfg.baseline), frozenset({"baseline"})),
 }
 
 
@@ -136,6 +138,7 @@ __all__ = [
     "Solver",
     "SolverSpec",
     "alt_gda",
+    "baseline",
     "cgd",
     "consensus",
     "extragradient",

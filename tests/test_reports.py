@@ -1,0 +1,95 @@
+"""Reports read the rows the runner writes: methods, order and tables of the DA, privacy and bilevel
+artefacts (the sweeps themselves are exercised in test_sweep.py and test_cli.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import gamebench_cli as gamebench
+
+
+def runner_rows(jobs: list[dict], metrics: dict[str, list[float]], steps=(10, 20)) -> pd.DataFrame:
+    """Rows shaped as trajectories.parquet: identity columns, trial, step, metrics; two trials."""
+    frames = []
+    for index, identity in enumerate(jobs):
+        n = 2 * len(steps)
+        frame = {name: [value] * n for name, value in identity.items()}
+        frame |= {"trial": [0] * len(steps) + [1] * len(steps), "step": list(steps) * 2}
+        frame |= {name: values[index] * np.ones(n) for name, values in metrics.items()}
+        frames.append(pd.DataFrame(frame).assign(job=f"job{index}"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_da_methods_come_from_the_config_in_the_papers_order():
+    from gamebench.reports.da_mnistm import curves_from_rows, final_table, summary_markdown
+
+    jobs = [
+        {"problem.adversarial": True, "solver": "kbeam", "solver.k": 10},
+        {"problem.adversarial": True, "solver": "kbeam", "solver.k": 2},
+        {"problem.adversarial": True, "solver": "gda", "solver.k": 1},
+        {"problem.adversarial": False, "solver": "gda", "solver.k": 1},
+    ]
+    accuracies = {c: [0.4, 0.3, 0.1, 0.2] for c in ("source_acc", "target_acc")}
+    accuracies["target_official_acc"] = [0.35, 0.25, 0.05, 0.15]
+    curves = curves_from_rows(runner_rows(jobs, accuracies))
+    assert list(dict.fromkeys(curves.method)) == ["source_only", "gda", "kbeam2", "kbeam10"]
+    table = final_table(curves)
+    assert len(table) == 8 and (table.columns[:2] == ["method", "trial"]).all()
+    text = summary_markdown(table, ["source_only", "kbeam10"])
+    assert "| kbeam10 | 2 | 0.400 ± 0.000 | 0.400 ± 0.000 | 0.350 ± 0.000 |" in text
+
+
+def test_privacy_methods_and_the_protocol_columns():
+    from gamebench.reports.privacy_tradeoff import table_from_rows
+
+    base = {"problem.dataset": "genki", "problem.d": 10}
+    jobs = [
+        {**base, "solver": "danskin", "solver.baseline": "initial", "problem.filter": "nn"},
+        {**base, "solver": "baseline", "solver.baseline": "pca", "problem.filter": "linear"},
+        {**base, "solver": "baseline", "solver.baseline": "initial", "problem.filter": "linear"},
+        {**base, "solver": "danskin", "solver.baseline": "initial", "problem.filter": "linear"},
+    ]
+    metrics = {"protocol_utility_acc": [0.9, 0.85, 0.7, 0.88]}
+    metrics["protocol_private_acc"] = [0.5, 0.67, 0.7, 0.52]
+    table = table_from_rows(runner_rows(jobs, metrics))
+    assert list(dict.fromkeys(table.method)) == ["random", "pca", "minimax_linear", "minimax_nn"]
+    assert (table[table.method == "pca"].utility_acc == 0.85).all() and len(table) == 8
+    with pytest.raises(ValueError, match="run the sweep with problem.protocol=true"):
+        table_from_rows(runner_rows(jobs, {"utility_acc": [0.5] * 4}))
+
+
+def test_bilevel_report_from_two_sweeps_rebuilt_without_jax(tmp_path):
+    synthetic = gamebench(
+        tmp_path, "-m", "experiment=bilevel_synthetic", "setting=smd20,iaptt_toy",
+        "solver=rmd,penalty", "solver.inner_steps=1,5", "debug=smoke", "hydra.sweep.dir=synthetic",
+    )  # fmt: skip
+    assert synthetic.returncode == 0, synthetic.stderr
+    assert "8 to run in 1 compiled group" in synthetic.stdout
+    cost = gamebench(
+        tmp_path, "-m", "experiment=bilevel_cost", "problem.dim=10", "solver=rmd,fmd",
+        "solver.inner_steps=1,10", "trials=1", "debug=smoke", "hydra.sweep.dir=cost",
+    )  # fmt: skip
+    assert cost.returncode == 0, cost.stderr
+    assert "4 to run in 4 compiled group" in cost.stdout  # fuse: false, each job timed alone
+    code = (
+        "import sys; from gamebench.reports.__main__ import main; "
+        "rc = main(['synthetic', 'cost', '--report', 'bilevel', '--out', 'both']); "
+        "sys.exit(rc or 'jax' in sys.modules)"
+    )
+    rebuilt = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    both = tmp_path / "both"
+    rows = pd.read_csv(both / "bilevel_synthetic.csv")
+    assert set(rows.problem) == {"smd20", "iaptt_toy"} and set(rows["T"]) == {1, 5}
+    assert len(rows) == 2 * 2 * 2 * 4 * 3  # problems, solvers, T, trials, log points 0, 10, 20
+    costs = pd.read_csv(both / "bilevel_cost_dim.csv")
+    assert costs.solver.tolist() == ["rmd", "fmd"] and (costs.dim_u == 10).all()
+    # forward mode: one JVP per leader coordinate and follower step
+    assert costs.jvps.tolist() == [0, 10 * 10] and (costs.ms_per_step > 0).all()
+    assert (costs.peak_bytes > 0).all()
+    tables = (both / "bilevel_tables.md").read_text()
+    assert "## Final distance" in tables and "## Cost per leader step" in tables
