@@ -24,7 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gamebench.config import ConfigError, config_dir, ignored_settings, validate
+from gamebench.config import ConfigError, config_dir, validate
 
 
 def one_line(error: BaseException) -> str:
@@ -89,6 +89,8 @@ def _task(cfg: DictConfig) -> None:
         validate(cfg)
     except ConfigError as error:
         return _user_error(cfg, out_dir, job, multirun, error)
+    from gamebench.sweep import ignored_settings
+
     ignored = "; ".join(ignored_settings(cfg))
     if ignored and multirun:  # Hydra's basic sweeper: the job with the default values covers it
         record_failure(cfg, out_dir, "skipped", ignored)
@@ -150,11 +152,73 @@ _hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", ve
 )
 
 
+def print_fields(names: list[str]) -> None:
+    """`gamebench --fields [solver|problem NAME ...]`: every config field with its default, the
+    values allowed and what it does, from the factories' declarations (gamebench.params)."""
+    from gamebench.config import RUN_PARAMS, SOLVER_PARAMS
+    from gamebench.optim import OPTIMIZER_PARAMS
+    from gamebench.problems import PROBLEMS
+    from gamebench.solvers import SOLVERS
+
+    def show(title: str, params: dict) -> None:
+        print(title)
+        for name, p in params.items():
+            allowed = f" ({p.check.rule})" if p.check else ""
+            print(f"  {name} = {p.default!r}{allowed}: {p.doc}")
+
+    if not names:
+        show("run:", RUN_PARAMS)
+        show("solver (every solver; each reads the ones its entry declares):", SOLVER_PARAMS)
+        show("solver.opt_u, solver.opt_v:", OPTIMIZER_PARAMS)
+        print("problems: " + ", ".join(sorted(PROBLEMS)) + "  (gamebench --fields problem NAME)")
+    for group, name in zip(names[::2], names[1::2]):
+        registry = {"solver": SOLVERS, "problem": PROBLEMS}.get(group, {})
+        if name not in registry:
+            _exit(2, f"error: unknown {group} {name!r}; allowed: {', '.join(sorted(registry))}")
+        show(f"{group}={name}:", registry[name].params)
+
+
+def _validate_printed_config(argv: list[str]) -> None:
+    """`--cfg job|all` prints the config without running the task: validate it first, so a bad
+    value is refused there as it would be by a run."""
+    from hydra._internal.utils import get_args_parser
+
+    args, _ = get_args_parser().parse_known_args(argv)
+    if args.cfg in ("job", "all") and not args.multirun:
+        from gamebench.config import compose_config
+
+        try:
+            validate(compose_config([o for o in args.overrides if not o.startswith("hydra")]))
+        except ConfigError as error:
+            _exit(2, f"error: {error}")
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line; the finished jobs keep their files and a sweep gathers them (the
+    unfinished ones are recorded as interrupted by sweep.run_group)."""
+    from gamebench import sweep
+
+    where = ""
+    if sweep.active_sweep_dir is not None:
+        from gamebench.io import write_gathered
+
+        write_gathered(sweep.active_sweep_dir)
+        where = f"; finished jobs gathered into {sweep.active_sweep_dir}/jobs.csv"
+    print(f"gamebench: interrupted{where}; the same command resumes", file=sys.stderr)
+    sys.exit(130)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--fields"]:
+        return print_fields(sys.argv[2:])
     full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    if "--cfg" in sys.argv or "-c" in sys.argv:
+        _validate_printed_config(sys.argv[1:])
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us, then print one line
     try:
         _hydra_main()
+    except KeyboardInterrupt:
+        _interrupted()
     except Exception as error:  # noqa: BLE001
         if full_errors:
             raise

@@ -79,7 +79,7 @@ class Problem:
     info: dict[str, Any] = field(default_factory=dict)  # plotting hints (box, dims), not traced
     # reference players computed, not learned (closed-form filters, fits on chosen data): name ->
     # key -> (u, v). The `baseline` solver evaluates them as jobs with no iterations, so a paper's
-    # baselines are rows of the same sweep; problems.BASELINES lists the names for validation.
+    # baselines are rows of the same sweep; ProblemSpec.baselines lists the names for validation.
     baselines: dict[str, Callable[[Array], tuple[Params, Params]]] = field(default_factory=dict)
     # Problems that carry datasets: `data` is a pytree of arrays and `bind(data)` rebuilds this
     # problem around the arrays it is given. The runner passes `data` into the compiled program as

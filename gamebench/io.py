@@ -1,8 +1,5 @@
-"""Results on disk: long-form rows, per-trial summaries, a meta record, all written atomically.
-
-Every file is written to a temporary name in its directory and renamed into place, so an interrupted
-run leaves either the old file or the new one, never half of one.
-"""
+"""Results on disk: long-form rows, per-trial summaries, a meta record, the environment, gathering
+a sweep's jobs, locks on output dirs. Every file goes through gamebench.files (atomic writes)."""
 
 from __future__ import annotations
 
@@ -10,9 +7,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -21,68 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gamebench.files import (  # noqa: F401 - the writers, re-exported for the results code
+    _jsonable,
+    atomic_path,
+    save_figure,
+    write_csv,
+    write_json,
+    write_npz,
+    write_parquet,
+    write_png,
+    write_text,
+)
+
 PACKAGES = ("gamebench", "jax", "jaxlib", "optax", "hydra-core", "omegaconf", "numpy", "pandas")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_json(path: str | os.PathLike, record: dict) -> None:
-    write_text(path, json.dumps(record, indent=2, default=_jsonable) + "\n")
-
-
-def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-
-
-def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
-def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-
-
-def save_figure(path: str | os.PathLike, figure: Any) -> None:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=130, bbox_inches="tight")
-
-
-def write_png(path: str | os.PathLike, rgba: np.ndarray) -> None:
-    """An RGBA array as a PNG (fast compression: job figures are written by the dozen)."""
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgba).save(tmp, format="png", compress_level=1)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 _CODE_PATHS = (":/gamebench", ":/configs", ":/scripts", ":/hydra_plugins", ":/pyproject.toml")
@@ -233,12 +178,6 @@ def gather_sweep(sweep_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFra
     return all_rows, pd.DataFrame(jobs)
 
 
-try:  # the callback is only needed when Hydra is present (it always is for the CLI)
-    from hydra.experimental.callback import Callback
-except ImportError:  # pragma: no cover
-    Callback = object  # type: ignore[assignment,misc]
-
-
 def write_gathered(sweep_dir: str | os.PathLike) -> str:
     """Write summary_all.csv (every job's per-trial rows) and jobs.csv (one row per job, the swept
     parameters as columns) into the sweep dir; returns a one-line account."""
@@ -249,27 +188,6 @@ def write_gathered(sweep_dir: str | os.PathLike) -> str:
     if not jobs.empty:
         write_csv(sweep_dir / "jobs.csv", jobs)
     return f"gamebench: {len(jobs)} jobs gathered into {sweep_dir}/jobs.csv and summary_all.csv"
-
-
-class GatherSummaries(Callback):
-    """Hydra callback: after a multirun, gather the jobs' rows (write_gathered) and build the
-    experiment's report (config `report`, gamebench.reports) into the sweep directory."""
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
-        if not sweep_dir.is_dir():
-            return
-        print(write_gathered(sweep_dir))
-        name = config.get("report")
-        if name:
-            from gamebench.reports import build_report
-
-            try:
-                written = build_report(name, sweep_dir)
-            except (OSError, ValueError) as error:
-                print(f"gamebench: report {name} not built: {error}")
-                return
-            print(f"gamebench: report {name}: " + ", ".join(p.name for p in written))
 
 
 LOCK = ".gamebench.lock"
@@ -326,32 +244,3 @@ def _alive(holder: str) -> bool:
     except (ValueError, PermissionError):
         return True
     return True
-
-
-class LockOutputs(Callback):
-    """Hydra callback: a run locks its output dir and a multirun its sweep dir before Hydra writes
-    anything there, so two runs never mix their files in one directory."""
-
-    def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        self._lock(Path(config.hydra.run.dir))
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        self._lock(Path(config.hydra.sweep.dir))
-
-    def on_run_end(self, config: Any, **kwargs: Any) -> None:
-        release_lock(config.hydra.run.dir)
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        release_lock(config.hydra.sweep.dir)
-
-    @staticmethod
-    def _lock(directory: Path) -> None:
-        import atexit
-        import sys
-
-        try:
-            take_lock(directory)
-        except LockError as error:
-            print(f"gamebench: error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
-        atexit.register(release_lock, directory)

@@ -13,8 +13,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gamebench.params import Param, at_least, one_of, within
+
 SCHEDULES = ("constant", "inv_sqrt")
 OPTIMIZERS = ("sgd", "momentum", "adam")
+
+# a player's optimiser config (solver.opt_u, solver.opt_v), as gamebench.params declares fields
+OPTIMIZER_PARAMS = {
+    "name": Param("sgd", "update rule", one_of(*OPTIMIZERS)),
+    "lr": Param(0.1, "learning rate", at_least(0)),
+    "schedule": Param("inv_sqrt", "constant: lr; inv_sqrt: lr / sqrt(t)", one_of(*SCHEDULES)),
+    "momentum": Param(0.9, "momentum only", within(0, 1, high_open=True)),
+    "b1": Param(0.9, "adam only", within(0, 1, high_open=True)),
+    "b2": Param(0.999, "adam only", within(0, 1, high_open=True)),
+}
 
 
 def learning_rate(lr: float, schedule: str) -> optax.ScalarOrSchedule:
@@ -29,8 +41,7 @@ def learning_rate(lr: float, schedule: str) -> optax.ScalarOrSchedule:
 
 def make_optimizer(cfg: Any) -> optax.GradientTransformation:
     """Build a player's optax transformation from its config (name, lr, schedule, momentum, b1, b2)."""
-    name = str(getattr(cfg.name, "name", cfg.name))  # accepts a plain string or an Enum member
-    schedule = str(getattr(cfg.schedule, "name", cfg.schedule))
+    name, schedule = str(cfg.name), str(cfg.schedule)
     lr = learning_rate(_scalar(cfg.lr), schedule)
     if name == "sgd":
         return optax.sgd(lr)

@@ -41,6 +41,7 @@ _RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache", "fuse")
 INDEX_VERSION = 1
 # output dirs of the jobs that failed in this process (the CLI exits 1 at the end if any did)
 failed_jobs: list[str] = []
+active_sweep_dir: Path | None = None  # the sweep this process runs (set by the sweeper), for Ctrl-C
 
 
 @cache
@@ -203,16 +204,16 @@ MAX_MERGED_STRUCTURES = 12  # parts of one merged program: one surface's worth o
 
 def batch_key(container: dict) -> str:
     """Jobs with equal batch keys may run in one compiled program. Jobs on small games
-    (gamebench.problems.SMALL_PROBLEMS) that share trials, steps, logging and compile settings
+    (ProblemSpec.small) that share trials, steps, logging and compile settings
     are merged across structures (problems, solvers, k): one program of several small parts
     compiles faster than the parts apart (the six methods of a surface: 5.5 s against 9 s).
     Larger jobs are batched by structure only, so launchers can spread them over cores and
     machines."""
-    from gamebench.problems import SMALL_PROBLEMS
+    from gamebench.problems import PROBLEMS
 
     if container.get("fuse") is False:  # a job timed alone: a batch of its own
         return job_key(container)
-    if container["problem"]["name"] not in SMALL_PROBLEMS:
+    if not PROBLEMS[container["problem"]["name"]].small:
         return structure_key(container)
     shared_keys = ("trials", "steps", "log_every", "devices", "plot", "plot_trials", "compile")
     shared = {k: container.get(k) for k in shared_keys}
@@ -300,6 +301,23 @@ def _fail(members: list[Member], error: BaseException) -> list[Any]:
 
 
 def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
+    """Compile one program for the group, run it, write every job's files (see _run_group); on
+    Ctrl-C the jobs without complete outputs are recorded as interrupted before it propagates."""
+    from gamebench.experiment import record_failure
+
+    try:
+        return _run_group(members, group_id)
+    except KeyboardInterrupt:
+        for member in members:
+            if not is_complete(Path(member.out_dir), member.key):
+                message = "interrupted (Ctrl-C) before its files were written"
+                record_failure(
+                    member.config, member.out_dir, "interrupted", message, key=member.key
+                )
+        raise
+
+
+def _run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     """Compile one program for the group, run it, write every job's files; returns JobResults
     in the order of `members`.
 
@@ -345,7 +363,7 @@ def run_group(members: list[Member], group_id: str = "single") -> list[Any]:
             results.update(zip([m.num for m in parts[0].members], _fail(parts[0].members, error)))
         else:  # find the part that fails: each alone
             for i, part in enumerate(parts):
-                alone = run_group(part.members, f"{group_id}.{i}")
+                alone = _run_group(part.members, f"{group_id}.{i}")
                 results.update(zip([m.num for m in part.members], alone))
         return [results[m.num] for m in members]
 
@@ -447,6 +465,53 @@ def save_group(spec_path: Path, group_id: str, members: list[Member]) -> None:
 # --- planning a sweep (called by the Hydra sweeper plugin) ---
 
 
+# --- which jobs compute the same numbers ---
+
+
+def _same_run(cfg: Any) -> tuple[dict, dict, list[str]]:
+    from omegaconf import OmegaConf
+
+    from gamebench.problems import PROBLEMS
+
+    """(problem, solver, reasons): the job's problem and solver configs as plain dicts, changed by
+    its problem's same_run rule (the job then computes the changed config's numbers)."""
+    container = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
+    problem, solver = dict(container["problem"]), dict(container["solver"])
+    rule = PROBLEMS[problem["name"]].same_run
+    return rule(problem, solver) if rule else (problem, solver, [])
+
+
+def ignored_settings(cfg: Any) -> list[str]:
+    """What the job's solver or problem ignores, one clause each: a job that differs from another
+    only there computes the same numbers (a sweep runs the first and skips the others)."""
+    from gamebench.config import SHARED_SOLVER_PARAMS, SOLVER_PARAMS
+    from gamebench.solvers import SOLVERS
+
+    _, solver, reasons = _same_run(cfg)
+    if reasons:
+        return reasons
+    for name in SHARED_SOLVER_PARAMS:
+        if name not in SOLVERS[solver["name"]].uses and solver[name] != SOLVER_PARAMS[name].default:
+            users = sorted(s for s, spec in SOLVERS.items() if name in spec.uses)
+            reasons.append(
+                f"solver.{name}={solver[name]} has no effect on solver {solver['name']!r} "
+                f"(only {', '.join(users)} read it)"
+            )
+    return reasons
+
+
+def effective_config(container: dict) -> dict:
+    """A resolved job config with what it ignores reset: its problem's same_run rule, then the
+    solver's unused fields to their defaults. Equal effective configs compute equal numbers."""
+    from gamebench.config import SOLVER_PARAMS
+    from gamebench.solvers import SOLVERS
+
+    problem, solver, _ = _same_run(container)
+    uses = SOLVERS[solver["name"]].uses
+    solver |= {k: p.default for k, p in SOLVER_PARAMS.items() if k not in uses}
+    return {**container, "problem": problem, "solver": solver}
+
+
 @dataclass
 class Plan:
     groups: list[tuple[str, list[Member]]]  # (group id, members) to run
@@ -472,7 +537,7 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
     """
     from omegaconf import OmegaConf
 
-    from gamebench.config import ConfigError, effective_config, ignored_settings, validate
+    from gamebench.config import ConfigError, validate
     from gamebench.experiment import record_failure
 
     groups: dict[str, list[Member]] = {}

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from gamebench.argtypes import positive_int, positive_int_list, writable_dir
+from gamebench.problems.mog_gan import LAYOUTS
+from gamebench.solvers.kbeam import LEADER_STATES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="base seed (0)")
     parser.add_argument("--log-every", type=positive_int, default=1000, help="JSD every (1000)")
-    parser.add_argument("--layout", choices=["even", "paper_code"], default="even")
-    parser.add_argument("--leader-state", choices=["shared", "per_candidate"], default="shared")
+    parser.add_argument("--layout", choices=LAYOUTS, default="even")
+    parser.add_argument("--leader-state", choices=LEADER_STATES, default="shared")
     parser.add_argument("--replot", action="store_true", help="redraw the figures; run nothing")
     args = parser.parse_args(argv)
     if args.replot:

@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 
 from gamebench.argtypes import positive_int, positive_int_list, writable_dir
+from gamebench.data.privacy import PRIVACY_DATASETS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=writable_dir, required=True, help="output directory")
-    parser.add_argument("--dataset", choices=["genki", "har"], default="genki")
+    parser.add_argument("--dataset", choices=tuple(PRIVACY_DATASETS), default="genki")
     parser.add_argument("--d", type=positive_int_list, default=[10, 20, 50, 100])
     parser.add_argument("--trials", type=positive_int, default=5, help="trials (5)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (0)")

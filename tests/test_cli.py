@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import gamebench_cli as gamebench
@@ -83,19 +85,6 @@ def test_a_failing_job_does_not_lose_the_sweep(tmp_path):
     assert (sweep / "1" / "error.log").read_text().startswith("Traceback")
 
 
-# experiments on real datasets: extra overrides that keep their smoke run small
-NEEDS_DATA = {
-    "da_mnistm": [
-        "problem.eval_size=100",
-        "problem.batch=16",
-        "problem.train_size=500",
-        "trials=2",
-    ],
-    "privacy_tradeoff": ["solver.inner_steps=2"],
-    "hypercleaning": ["problem.n_train=500", "problem.n_val=500", "trials=2"],
-}
-
-
 def _experiments():
     from gamebench.config import config_dir
 
@@ -105,10 +94,13 @@ def _experiments():
 # one test per experiment, so pytest-xdist spreads these subprocess runs over the cores
 @pytest.mark.parametrize("experiment", _experiments())
 def test_every_experiment_runs_at_smoke_size(tmp_path, experiment):
-    if experiment in NEEDS_DATA and not os.environ.get("GAMEBENCH_DATA"):
+    from gamebench.config import compose_config
+    from gamebench.problems import PROBLEMS
+
+    spec = PROBLEMS[compose_config([f"experiment={experiment}"]).problem.name]
+    if spec.datasets and not os.environ.get("GAMEBENCH_DATA"):
         pytest.skip("GAMEBENCH_DATA is not set: this experiment needs a real dataset")
-    extra = NEEDS_DATA.get(experiment, [])
-    result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke", *extra)
+    result = gamebench(tmp_path, f"experiment={experiment}", "debug=smoke", *spec.smoke)
     assert result.returncode == 0, (experiment, result.stderr)
     assert " final " in result.stdout and "0 diverged" in result.stdout
 
@@ -125,7 +117,7 @@ def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
     "args, expected",
     [
         (["problem=nope"], "gamebench: error: unknown problem 'nope'; allowed: anti_saddle,"),
-        (["solver.k=0"], "gamebench: error: solver.k=0 is out of range: must be an integer >= 1"),
+        (["solver.k=0"], "gamebench: error: solver.k=0 is out of range: must be >= 1"),
         (["solver.k=abc"], "gamebench: error: Error merging override solver.k=abc"),
         (["+trails=10"], "gamebench: error: unknown key 'trails'; did you mean 'trials'?"),
         (["+solver.kk=1"], "gamebench: error: unknown key 'solver.kk'; did you mean 'solver.k'?"),
@@ -170,3 +162,38 @@ def test_a_second_run_into_a_directory_in_use_is_refused(tmp_path):
     # the lock of the killed run is stale: the same command now runs
     again = gamebench(tmp_path, "problem=seesaw", "seed=1", "debug=smoke", "hydra.run.dir=shared")
     assert again.returncode == 0, again.stderr
+
+
+def test_a_solver_and_a_problem_from_outside_the_package_run_through_the_cli(tmp_path):
+    """The README's worked example: a module that registers a factory with its declared fields,
+    and one YAML each; nothing in the package changes."""
+    import shutil
+
+    plugin = tmp_path / "plugin"
+    shutil.copytree(Path(__file__).parent / "plugin_example", plugin)
+    env = {"GAMEBENCH_PLUGINS": "toy_plugin", "PYTHONPATH": str(plugin)}
+    search = f"hydra.searchpath=[file://{plugin / 'configs'}]"
+    result = gamebench(
+        tmp_path, "-m", "solver=damped_gda", "problem=toy_quadratic", "solver.damping=0.2,0.6",
+        "problem.curvature=2.0", search, "debug=smoke", "hydra.sweep.dir=sweep", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 to run in 1 compiled group" in result.stdout
+    rows = pd.read_csv(tmp_path / "sweep" / "summary_all.csv")
+    assert set(rows["solver.damping"]) == {0.2, 0.6} and (rows["problem.curvature"] == 2.0).all()
+    assert np.isfinite(rows.dist).all()
+    refused = gamebench(
+        tmp_path, "solver=damped_gda", "problem=toy_quadratic", "solver.damping=1.5", search,
+        "debug=smoke", env=env,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "solver.damping=1.5 is out of range: must be in [0, 1]" in refused.stderr
+
+
+def test_fields_lists_every_declared_field_and_refuses_unknown_names(tmp_path):
+    listed = gamebench(tmp_path, "--fields", "solver", "kbeam_eps", "problem", "smd")
+    assert listed.returncode == 0, listed.stderr
+    assert "  eps = 0.0 (must be >= 0): kbeam_eps: near-best threshold" in listed.stdout
+    assert "  which = 'smd20' (allowed: smd20, smd21, smd23, smd24)" in listed.stdout
+    unknown = gamebench(tmp_path, "--fields", "solver", "nope")
+    assert unknown.returncode == 2 and "unknown solver 'nope'; allowed: alt_gda" in unknown.stderr

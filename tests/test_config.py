@@ -6,20 +6,13 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
-from gamebench.config import (
-    ConfigError,
-    config_dir,
-    effective_config,
-    flat_params,
-    ignored_settings,
-    validate,
-)
+from gamebench.config import ConfigError, config_dir, flat_params, validate
 from gamebench.problems import PROBLEMS, make_problem
 from gamebench.solvers import SOLVERS, make_solver
+from gamebench.sweep import effective_config, ignored_settings
 
 PROBLEM_CONFIGS = sorted(p.stem for p in (config_dir() / "problem").glob("*.yaml"))
 SOLVER_CONFIGS = sorted(p.stem for p in (config_dir() / "solver").glob("*.yaml"))
-DATASET_PROBLEMS = {"da_mnist_mnistm", "privacy_filter", "hypercleaning"}
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 
 
@@ -31,9 +24,7 @@ def test_every_registered_name_has_a_config_and_back():
 def _compose_and_build(compose, problem, solver, build_problem=True):
     cfg = compose([f"problem={problem}", f"solver={solver}"])
     validate(cfg)
-    if (
-        build_problem and problem not in DATASET_PROBLEMS
-    ):  # those load real data: built in their tests
+    if build_problem and not PROBLEMS[problem].datasets:  # real data: built in test_problems
         assert make_problem(cfg.problem).name == problem
     assert len(make_solver(cfg.solver)) == 3
     params = flat_params(cfg)
@@ -63,7 +54,7 @@ def test_every_experiment_composes(compose, experiment):
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        (["solver.k=0"], r"solver\.k=0 is out of range: must be an integer >= 1"),
+        (["solver.k=0"], r"solver\.k=0 is out of range: must be >= 1"),
         (
             ["solver=kbeam_eps", "solver.eps=-0.5"],
             r"solver\.eps=-0\.5 is out of range: must be >= 0",
@@ -83,7 +74,7 @@ def test_parameter_a_solver_ignores_is_named_and_reset_in_the_effective_config(c
     from omegaconf import OmegaConf
 
     def plain(overrides):
-        return OmegaConf.to_container(compose(overrides), resolve=True, enum_to_str=True)
+        return OmegaConf.to_container(compose(overrides), resolve=True)
 
     reasons = ignored_settings(compose(["solver=gda", "solver.k=3", "solver.eps=0.5"]))
     assert reasons == [
@@ -104,5 +95,46 @@ def test_schema_rejects_unknown_keys_and_wrong_types(compose):
     with pytest.raises(ConfigCompositionException) as wrong_type:
         compose(["solver.k=three"])
     assert isinstance(wrong_type.value.__cause__, ValidationError)
-    with pytest.raises(ConfigCompositionException, match="rmsprop"):
-        compose(["solver.opt_u.name=rmsprop"])
+    with pytest.raises(
+        ConfigError, match="solver.opt_u.name='rmsprop' is not allowed; allowed: sgd"
+    ):
+        validate(compose(["solver.opt_u.name=rmsprop"]))
+
+
+def _signature(factory) -> tuple[dict, bool]:
+    """(name -> inspect.Parameter of the arguments a caller still passes, takes **kwargs)."""
+    import inspect
+
+    bound = len(getattr(factory, "args", ()))  # functools.partial: the surfaces bind their name
+    parameters = list(inspect.signature(getattr(factory, "func", factory)).parameters.values())
+    rest = {p.name: p for p in parameters[bound:] if p.kind is not p.VAR_KEYWORD}
+    return rest, any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _check_declarations(factory, declared: set[str], players: int = 0, extra=()) -> None:
+    arguments, takes_more = _signature(factory)
+    passed = dict(list(arguments.items())[players:])
+    required = {n for n, p in passed.items() if p.default is p.empty}
+    assert required <= declared | set(extra)  # no argument the config cannot set
+    assert takes_more or declared <= set(passed)  # no declared field the factory ignores
+
+
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_every_solver_declares_the_fields_its_factory_reads(name):
+    spec = SOLVERS[name]
+    players = {"pair": 2, "bilevel": 2, "bilevel_z": 2, "none": 0}[spec.players]
+    declared = {spec.kwargs.get(field, field) for field in spec.params}
+    _check_declarations(spec.factory, declared, players, ["opt_z"])
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_every_problem_declares_the_fields_its_factory_reads(name):
+    spec = PROBLEMS[name]
+    _check_declarations(spec.factory, {spec.kwargs.get(field, field) for field in spec.params})
+
+
+def test_a_field_several_solvers_read_is_declared_once():
+    declarations = {}
+    for name, spec in SOLVERS.items():
+        for field, param in spec.params.items():
+            assert declarations.setdefault(field, param) is param, (name, field)

@@ -9,12 +9,13 @@ import numpy as np
 import optax
 import pytest
 
-from gamebench.config import ignored_settings, validate
+from gamebench.config import validate
 from gamebench.nn import conv_same, cross_entropy, max_pool_2x2
 from gamebench.problems import make_domain_adaptation
 from gamebench.problems.domain_adaptation import features
 from gamebench.run import make_run, trial_keys
 from gamebench.solvers import kbeam
+from gamebench.sweep import ignored_settings
 
 SIZE = 12
 

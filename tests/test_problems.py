@@ -106,3 +106,79 @@ def test_registry_lists_the_six_surfaces():
         "anti_saddle",
         "weapons",
     }
+
+
+# --- every registered problem (ProblemSpec): the checks a new problem gets without new test code ---
+
+
+def _registered(compose, name):
+    """The problem built from its own config, at its smoke size; skipped without its data."""
+    import os
+
+    from gamebench.problems import make_problem
+
+    spec = PROBLEMS[name]
+    if spec.datasets and not os.environ.get("GAMEBENCH_DATA"):
+        pytest.skip(f"GAMEBENCH_DATA is not set: {name} needs {', '.join(spec.datasets)}")
+    problem_smoke = [o for o in spec.smoke if o.startswith("problem.")]
+    return make_problem(compose([f"problem={name}", *problem_smoke]).problem)
+
+
+def _unit_direction(key, tree):
+    leaves, treedef = jax.tree.flatten(tree)
+    keys = jax.random.split(key, len(leaves))
+    noise = [jax.random.normal(k, jnp.shape(x)) for k, x in zip(keys, leaves)]
+    norm = jnp.sqrt(sum(jnp.sum(n * n) for n in noise))
+    return jax.tree.unflatten(treedef, [n / norm for n in noise])
+
+
+def _directional_check(loss, point, key, eps=1e-2):
+    """Central differences along a random unit direction against the gradient (float32)."""
+    direction = _unit_direction(key, point)
+    shift = lambda s: jax.tree.map(lambda x, d: x + s * d, point, direction)  # noqa: E731
+    numeric = (loss(shift(eps)) - loss(shift(-eps))) / (2 * eps)
+    grad = jax.grad(loss)(point)
+    analytic = sum(
+        jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction))
+    )
+    scale = 1.0 + float(jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad))))
+    assert abs(float(numeric) - float(analytic)) <= 2e-2 * scale, (float(numeric), float(analytic))
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_every_problem_has_finite_values_and_true_gradients(compose, name):
+    from gamebench.game import follower_loss
+
+    problem = _registered(compose, name)
+    if problem.bind is not None:
+        problem = problem.bind(problem.data)
+    key_u, key_v, key_batch, key_d = jax.random.split(jax.random.PRNGKey(0), 4)
+    u, v = problem.init_u(key_u), problem.init_v(key_v)
+    batch = problem.sample_batch(key_batch)
+    assert np.isfinite(float(problem.f(u, v, batch)))
+    g = follower_loss(problem)
+    _directional_check(jax.jit(lambda u: problem.f(u, v, batch)), u, key_d)
+    _directional_check(jax.jit(lambda v: g(u, v, batch)), v, jax.random.fold_in(key_d, 1))
+    metrics = problem.metrics(u, v, key_batch)
+    for metric, value in metrics.items():
+        if jnp.ndim(value) == 0:
+            assert np.isfinite(float(value)), metric
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_every_problem_projects_idempotently_and_its_solution_is_its_value(compose, name):
+    problem = _registered(compose, name)
+    if problem.bind is not None:
+        problem = problem.bind(problem.data)
+    key_u, key_v = jax.random.split(jax.random.PRNGKey(1))
+    for project, point in (
+        (problem.project_u, problem.init_u(key_u)),
+        (problem.project_v, problem.init_v(key_v)),
+    ):
+        far = jax.tree.map(lambda x: 10.0 * x + 3.0, point)  # outside any box
+        once = project(far)
+        for a, b in zip(jax.tree.leaves(project(once)), jax.tree.leaves(once)):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    if problem.solution is not None and problem.worst_case is not None:
+        value = float(problem.worst_case(jnp.asarray(problem.solution.points[0])))
+        assert abs(value - problem.solution.value) <= 1e-3 * (1 + abs(problem.solution.value))

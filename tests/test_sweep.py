@@ -157,12 +157,6 @@ def test_a_refused_value_fails_its_job_before_compiling(tmp_path, value):
     assert "solver.opt_u.lr" in jobs.message[1]
 
 
-def test_reports_and_data_import_no_jax():
-    code = "import sys, gamebench.reports.surfaces, gamebench.reports.solver_zoo, gamebench.data; "
-    code += "import gamebench.reports.__main__; sys.exit('jax' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-
-
 def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(tmp_path):
     result = gamebench(
         tmp_path,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gamebench import io
+from gamebench import files
 from gamebench.data.store import DataError, derived_dir, require
 
 SPLITS = ("train", "test")
@@ -82,5 +82,5 @@ def mnistm_official(size: int = 28, root: Path | None = None) -> tuple[np.ndarra
             if archive["x"].shape[0] == x.shape[0]:
                 return archive["x"], archive["y"]
     resized = resize_images(x, size)
-    io.write_npz(cached, x=resized, y=y)
+    files.write_npz(cached, x=resized, y=y)
     return resized, y

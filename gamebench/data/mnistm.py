@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gamebench import io
+from gamebench import files
 from gamebench.data.loaders import bsds500_train, mnist
 from gamebench.data.store import derived_dir
 
@@ -57,7 +57,7 @@ def mnistm_synthetic(
             return archive["x"], labels
     stream = seed * 2 + (0 if split == "train" else 1)
     images = blend_with_backgrounds(digits, bsds500_train(root), stream)
-    io.write_npz(cached, x=images)
+    files.write_npz(cached, x=images)
     return images, labels
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gamebench.io import atomic_path
+from gamebench.files import atomic_path
 
 _CHUNK = 1 << 20
 _MANIFESTS = Path(__file__).resolve().parent

@@ -1,110 +1,124 @@
-"""Problem registry: a config's `name` picks the factory that builds the `Problem`."""
+"""Problem registry: a config's `name` picks the entry; each entry declares the config fields its
+factory reads (gamebench.params), and config.py derives the problem's schema and range checks from
+them. A new problem is one factory and one entry here plus one configs/problem/<name>.yaml (whose
+defaults name `/schema/<schema>@_here_`); tests/test_problems.py and tests/test_config.py run their
+checks over every entry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from gamebench.game import Problem, Solution, follower_loss
+from gamebench.params import Param
+from gamebench.problems import (
+    bilevel,
+    domain_adaptation,
+    hypercleaning,
+    mog_gan,
+    privacy_filter,
+    quadratic,
+    surfaces,
+)
 from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, make_smd
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
-from gamebench.problems.hypercleaning import HYPERCLEANING_BASELINES, make_hypercleaning
+from gamebench.problems.hypercleaning import make_hypercleaning
 from gamebench.problems.mog_gan import make_mog_gan
-from gamebench.problems.privacy_filter import (
-    PRIVACY_BASELINES,
-    make_privacy_filter,
-    make_privacy_filter_from_dataset,
-)
+from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.surfaces import SURFACES, make_surface
 
-
-def _name(value: Any) -> str:
-    """An enum member's name, or the string itself (configs built without the schema)."""
-    return str(getattr(value, "name", value))
-
-
-def _surface_from_config(cfg: Any) -> Problem:
-    return make_surface(cfg.name, dim=cfg.dim, init_radius=cfg.init_radius, phi_grid=cfg.phi_grid)
+# (problem config, solver config) -> the same, changed where the job computes another job's
+# numbers, and one reason per change (config.effective_config)
+SameRun = Callable[[dict, dict], tuple[dict, dict, list[str]]]
 
 
-# name -> factory(config) -> Problem. A new problem is one factory here and one configs/problem/*.yaml.
-PROBLEMS: dict[str, Callable[[Any], Problem]] = {name: _surface_from_config for name in SURFACES}
-PROBLEMS["bilinear"] = lambda cfg: make_bilinear(cfg.dim, cfg.matrix_seed, cfg.init_scale)
-PROBLEMS["quadratic"] = lambda cfg: make_quadratic(
-    _name(cfg.kind), cfg.dim, cfg.matrix_seed, cfg.init_scale
-)
-PROBLEMS["mog_gan"] = lambda cfg: make_mog_gan(
-    n_modes=cfg.n_modes,
-    layout=_name(cfg.layout),
-    std=cfg.std,
-    radius=cfg.radius,
-    z_dim=cfg.z_dim,
-    hidden=cfg.hidden,
-    layers=cfg.layers,
-    batch=cfg.batch,
-    gain=cfg.gain,
-    jsd_data_samples=cfg.jsd_data_samples,
-    jsd_gen_samples=cfg.jsd_gen_samples,
-)
+@dataclass(frozen=True)
+class ProblemSpec:
+    """factory(**fields) -> Problem. `params`: the config fields it reads; `schema`: the config
+    schema's name (problems of one family share one; default: the problem's name); `small`: a game
+    of a few scalars whose programs run in milliseconds (a sweep merges their structures into one
+    program, gamebench.sweep.batch_key); `datasets`: real data it loads (gamebench-data); `baselines`:
+    names of its Problem.baselines; `same_run`: what makes two jobs compute the same numbers;
+    `smoke`: overrides that keep a seconds-long run of it small (tests)."""
 
-PROBLEMS["da_mnist_mnistm"] = lambda cfg: make_da_mnist_mnistm(
-    batch=cfg.batch,
-    rho=cfg.rho,
-    weight_decay=cfg.weight_decay,
-    adversarial=cfg.adversarial,
-    init_std=cfg.init_std,
-    eval_size=cfg.eval_size,
-    mnistm_seed=cfg.mnistm_seed,
-    conv=_name(cfg.conv),
-    train_size=cfg.train_size,
-)
+    factory: Callable[..., Problem]
+    params: dict[str, Param] = field(default_factory=dict)
+    schema: str | None = None
+    small: bool = False
+    datasets: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = ()
+    same_run: SameRun | None = None
+    smoke: tuple[str, ...] = ()
+    kwargs: dict[str, str] = field(default_factory=dict)  # field -> the factory's argument name
 
-PROBLEMS["privacy_filter"] = lambda cfg: make_privacy_filter_from_dataset(
-    _name(cfg.dataset),
-    filter=_name(cfg.filter),
-    d=cfg.d,
-    rho=cfg.rho,
-    weight_decay=cfg.weight_decay,
-    hidden=cfg.hidden,
-    protocol=cfg.protocol,
-)
-
-PROBLEMS["smd"] = lambda cfg: make_smd(_name(cfg.which), cfg.dim, cfg.matrix_seed)
-PROBLEMS["quadratic_bilevel"] = lambda cfg: make_quadratic_bilevel(
-    cfg.dim, cfg.matrix_seed, cfg.mu, cfg.curvature
-)
-PROBLEMS["iaptt_toy"] = lambda cfg: make_iaptt_toy()
-PROBLEMS["hypercleaning"] = lambda cfg: make_hypercleaning(
-    cfg.n_train, cfg.n_val, cfg.noise, cfg.label_seed, cfg.mu
-)
+    def build(self, cfg: Any) -> Problem:
+        return self.factory(**{self.kwargs.get(n, n): cfg[n] for n in self.params})
 
 
-# the named baselines of each problem (Problem.baselines), for the `baseline` solver; every problem
-# also has `initial`, its untrained initial players
-BASELINES: dict[str, tuple[str, ...]] = {
-    "privacy_filter": PRIVACY_BASELINES,
-    "hypercleaning": HYPERCLEANING_BASELINES,
+PROBLEMS: dict[str, ProblemSpec] = {
+    name: ProblemSpec(partial(make_surface, name), surfaces.PARAMS, "surface", small=True)
+    for name in SURFACES
+}
+PROBLEMS |= {
+    "bilinear": ProblemSpec(make_bilinear, quadratic.BILINEAR_PARAMS, small=True),
+    "quadratic": ProblemSpec(make_quadratic, quadratic.QUADRATIC_PARAMS, small=True),
+    "mog_gan": ProblemSpec(
+        make_mog_gan,
+        mog_gan.PARAMS,
+        smoke=("problem.jsd_data_samples=20000", "problem.jsd_gen_samples=2000"),
+    ),
+    "da_mnist_mnistm": ProblemSpec(
+        make_da_mnist_mnistm,
+        domain_adaptation.PARAMS,
+        "domain_adaptation",
+        datasets=("mnist", "bsds500", "mnistm"),
+        same_run=domain_adaptation.same_run,
+        smoke=("problem.eval_size=100", "problem.batch=16", "problem.train_size=500", "trials=2"),
+    ),
+    "privacy_filter": ProblemSpec(
+        make_privacy_filter_from_dataset,
+        privacy_filter.PARAMS,
+        datasets=("genki", "hapt"),
+        baselines=privacy_filter.PRIVACY_BASELINES,
+        same_run=privacy_filter.same_run,
+        smoke=("solver.inner_steps=2",),
+    ),
+    "smd": ProblemSpec(make_smd, bilevel.SMD_PARAMS, small=True, kwargs={"which": "name"}),
+    "quadratic_bilevel": ProblemSpec(
+        make_quadratic_bilevel, bilevel.QUADRATIC_BILEVEL_PARAMS, small=True
+    ),
+    "iaptt_toy": ProblemSpec(make_iaptt_toy, small=True),
+    "hypercleaning": ProblemSpec(
+        make_hypercleaning,
+        hypercleaning.PARAMS,
+        datasets=("mnist",),
+        baselines=hypercleaning.HYPERCLEANING_BASELINES,
+        smoke=("problem.n_train=500", "problem.n_val=500", "trials=2"),
+    ),
 }
 
-# games of a few scalars whose programs run in milliseconds: a sweep merges their jobs of different
-# structures into one compiled program (gamebench.sweep.batch_key)
-SMALL_PROBLEMS = frozenset(
-    [*SURFACES, "bilinear", "quadratic", "smd", "quadratic_bilevel", "iaptt_toy"]
-)
+
+def register_problem(name: str, spec: ProblemSpec) -> None:
+    """Add a problem from outside the package (a module named in GAMEBENCH_PLUGINS)."""
+    if name in PROBLEMS:
+        raise ValueError(f"problem {name!r} is registered already")
+    PROBLEMS[name] = spec
 
 
 def make_problem(cfg: Any) -> Problem:
     if cfg.name not in PROBLEMS:
         raise ValueError(f"unknown problem {cfg.name!r}; allowed: {', '.join(sorted(PROBLEMS))}")
-    return PROBLEMS[cfg.name](cfg)
+    return PROBLEMS[cfg.name].build(cfg)
 
 
 __all__ = [
-    "BASELINES",
     "PROBLEMS",
-    "SMALL_PROBLEMS",
     "Problem",
+    "ProblemSpec",
     "Solution",
     "follower_loss",
     "make_bilinear",
@@ -115,4 +129,5 @@ __all__ = [
     "make_problem",
     "make_quadratic",
     "make_surface",
+    "register_problem",
 ]

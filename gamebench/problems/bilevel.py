@@ -31,9 +31,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem, Solution
+from gamebench.params import Param, at_least, one_of
 from gamebench.problems.base import box_projection
 
 SMD = ("smd20", "smd21", "smd23", "smd24")
+
+# the config fields the factories read (gamebench.params)
+SMD_PARAMS = {
+    "which": Param("smd20", "the penalty paper's synthetic problem", one_of(*SMD)),
+    "dim": Param(20, "coordinates of u and of v (two blocks; a multiple of 4)", at_least(4)),
+    "matrix_seed": Param(0, "A of smd23 / smd24"),
+}
+QUADRATIC_BILEVEL_PARAMS = {
+    "dim": Param(5, "dimension of u and of v", at_least(1)),
+    "matrix_seed": Param(0, "the random matrices"),
+    "mu": Param(0.1, "the leader's ridge", at_least(0)),
+    "curvature": Param(
+        0.0, "> 0: curvature * sum log cosh(v) added to g (no closed form)", at_least(0)
+    ),
+}
 BOX = 5.0
 
 

@@ -38,6 +38,7 @@ from gamebench.nn import (
     normal_layer,
     normal_mlp_init,
 )
+from gamebench.params import Param, above, at_least, one_of
 
 EVAL_CHUNK = 500
 HIDDEN = 100
@@ -188,6 +189,36 @@ def make_domain_adaptation(
         )
 
     return bind(data)
+
+
+# the config fields make_da_mnist_mnistm reads (gamebench.params)
+PARAMS = {
+    "batch": Param(128, "source and target images per step", at_least(1)),
+    "rho": Param(1.0, "weight of the label loss", above(0)),
+    "weight_decay": Param(1.0e-12, "lambda on |u|^2", at_least(0)),
+    "adversarial": Param(True, "false: source-only training (the domain terms dropped)"),
+    "init_std": Param(0.1, "weights N(0, init_std^2)", above(0)),
+    "eval_size": Param(
+        10_000, "examples of each test set scored at log points (first n)", at_least(1)
+    ),
+    "mnistm_seed": Param(0, "synthesised MNIST-M (gamebench.data.mnistm)"),
+    "conv": Param("im2col", "im2col on CPU; xla (lax.conv, cuDNN) on GPU", one_of(*CONV_IMPLS)),
+    "train_size": Param(
+        0, "> 0: the first n training images of each domain (smoke runs)", at_least(0)
+    ),
+}
+
+
+def same_run(problem: dict, solver: dict) -> tuple[dict, dict, list[str]]:
+    """Without the domain terms the follower never touches the leader's loss: every solver moves u
+    exactly as gda does, so a source-only job is gda's (config.effective_config)."""
+    if problem.get("adversarial", True) or solver["name"] == "gda":
+        return problem, solver, []
+    reason = (
+        f"problem.adversarial=false makes solver {solver['name']!r} train the same leader as "
+        "'gda' (source-only training)"
+    )
+    return problem, {**solver, "name": "gda"}, [reason]
 
 
 def make_da_mnist_mnistm(

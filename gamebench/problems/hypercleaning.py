@@ -26,10 +26,20 @@ import numpy as np
 
 from gamebench.game import Problem
 from gamebench.logistic import fit_logistic
+from gamebench.params import Param, at_least, within
 
 CLASSES = 10
 HYPERCLEANING_BASELINES = ("noisy", "val_only", "oracle")
 BASELINE_LOGIT = 10.0  # sigma(10) ~ 1: the example is used; sigma(-10) ~ 0: dropped
+
+# the config fields make_hypercleaning reads (gamebench.params)
+PARAMS = {
+    "n_train": Param(5000, "noisy training examples (the leader's weights)", at_least(1)),
+    "n_val": Param(5000, "clean validation examples", at_least(1)),
+    "noise": Param(0.5, "share of training labels changed to another class", within(0, 1)),
+    "label_seed": Param(0, "which labels are corrupted, and how"),
+    "mu": Param(1.0e-3, "the follower's ridge", at_least(0)),
+}
 
 
 def corrupt_labels(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +143,11 @@ def make_hypercleaning_from_arrays(arrays: dict, mu: float = 1e-3) -> Problem:
 
 
 def make_hypercleaning(
-    n_train: int = 5000, n_val: int = 5000, noise: float = 0.5, seed: int = 0, mu: float = 1e-3
+    n_train: int = 5000,
+    n_val: int = 5000,
+    noise: float = 0.5,
+    label_seed: int = 0,
+    mu: float = 1e-3,
 ) -> Problem:
-    return make_hypercleaning_from_arrays(hypercleaning_arrays(n_train, n_val, noise, seed), mu)
+    arrays = hypercleaning_arrays(n_train, n_val, noise, label_seed)
+    return make_hypercleaning_from_arrays(arrays, mu)

@@ -28,8 +28,26 @@ import numpy as np
 
 from gamebench.game import Problem
 from gamebench.nn import mlp_apply, mlp_init
+from gamebench.params import Param, above, at_least, one_of
 
 LAYOUTS = ("even", "paper_code")
+
+# the config fields make_mog_gan reads (gamebench.params)
+PARAMS = {
+    "n_modes": Param(8, "mixture components", at_least(1)),
+    "layout": Param(
+        "even", "even: n modes at 2 pi i / n; paper_code: linspace(0, 2 pi, n)", one_of(*LAYOUTS)
+    ),
+    "std": Param(0.01, "standard deviation of each component", above(0)),
+    "radius": Param(1.0, "radius of the circle of centres", above(0)),
+    "z_dim": Param(256, "generator noise dimension", at_least(1)),
+    "hidden": Param(128, "hidden units per layer", at_least(1)),
+    "layers": Param(2, "hidden layers", at_least(1)),
+    "batch": Param(128, "real and noise samples per step", at_least(1)),
+    "gain": Param(1.4, "orthogonal initialisation gain", above(0)),
+    "jsd_data_samples": Param(640_000, "samples of p_data for the JSD, once", at_least(1)),
+    "jsd_gen_samples": Param(64_000, "generator samples per JSD evaluation", at_least(1)),
+}
 HIST_BINS, HIST_LOW, HIST_HIGH = 20, -2.0, 2.0
 SNAPSHOT = 256
 

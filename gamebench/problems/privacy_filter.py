@@ -36,13 +36,47 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamebench.data.privacy import PRIVACY_DATASETS
 from gamebench.game import Problem
 from gamebench.logistic import accuracy, fit_logistic
 from gamebench.nn import cross_entropy, orthogonal
+from gamebench.params import Param, above, at_least, one_of
 
 FILTERS = ("linear", "nn")
 PRIVACY_BASELINES = ("pca", "ppls", "plda")
 PROTOCOL_L2 = 1e-4  # ridge of the protocol's fresh classifiers
+DATASETS = tuple(PRIVACY_DATASETS)  # genki: smile vs gender faces; har: activity vs subject
+
+# the config fields make_privacy_filter_from_dataset reads (gamebench.params)
+PARAMS = {
+    "dataset": Param(
+        "genki",
+        "genki: smile (utility) vs gender (private); har: activity vs subject",
+        one_of(*DATASETS),
+    ),
+    "filter": Param("linear", "linear: z = x U; nn: one tanh hidden layer", one_of(*FILTERS)),
+    "d": Param(10, "filter output dimension", at_least(1)),
+    "rho": Param(10.0, "weight of the utility loss", above(0)),
+    "weight_decay": Param(1.0e-3, "lambda on the filter's parameters", at_least(0)),
+    "hidden": Param(50, "nn filter's hidden units", at_least(1)),
+    "protocol": Param(
+        False, "metrics also hold the protocol: fresh classifiers on the frozen filter"
+    ),
+}
+
+
+def same_run(problem: dict, solver: dict) -> tuple[dict, dict, list[str]]:
+    """A closed-form baseline is a linear filter: the nn filter's job computes the linear one's
+    (config.effective_config)."""
+    if solver["name"] != "baseline" or solver.get("baseline") == "initial":
+        return problem, solver, []
+    if problem["filter"] == "linear":
+        return problem, solver, []
+    reason = (
+        f"solver.baseline={solver['baseline']!r} is a linear filter: problem.filter=nn does not "
+        "change it"
+    )
+    return {**problem, "filter": "linear", "hidden": PARAMS["hidden"].default}, solver, [reason]
 
 
 def _top_eigenvectors(matrix: np.ndarray, d: int) -> np.ndarray:

@@ -18,8 +18,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem, Solution
+from gamebench.params import Param, above, at_least, one_of
 
 KINDS = ("strongly_convex_concave", "ridge")
+
+# the config fields the factories read (gamebench.params)
+DIM = Param(2, "dimension of u and of v", at_least(1))
+INIT_SCALE = Param(1.0, "u0, v0 ~ N(0, init_scale^2 I)", above(0))
+BILINEAR_PARAMS = {
+    "dim": DIM,
+    "matrix_seed": Param(None, "None: A = I; else a random A with singular values in [0.5, 2]"),
+    "init_scale": INIT_SCALE,
+}
+QUADRATIC_PARAMS = {
+    "kind": Param("strongly_convex_concave", "ridge: -3u^2 + 4uv - v^2 (FR paper)", one_of(*KINDS)),
+    "dim": DIM,
+    "matrix_seed": Param(0, "the random matrices"),
+    "init_scale": INIT_SCALE,
+}
 
 
 def _spd(rng: np.random.Generator, dim: int, low: float, high: float) -> np.ndarray:

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem, Solution
+from gamebench.params import Check, Param, at_least
 from gamebench.problems.base import box_projection, uniform_init
 
 Array = jax.Array
@@ -98,6 +99,16 @@ SURFACES: dict[str, Surface] = {
 def _phi_1d(surface: Surface, grid: np.ndarray, u: np.ndarray) -> np.ndarray:
     """max over the v-grid of s(u, v), for each entry of u (numpy, float64, once at construction)."""
     return surface.payoff(u[:, None], grid[None, :], np).max(axis=-1)
+
+
+# the config fields make_surface reads (gamebench.params); every surface shares them
+PARAMS = {
+    "dim": Param(1, "u, v in R^dim; the game is the separable sum over coordinates", at_least(1)),
+    "init_radius": Param(
+        0.45, "u0, v0 ~ U(-r, r)^dim", Check(lambda r: 0 < r <= 0.5, "must be in (0, 0.5]")
+    ),
+    "phi_grid": Param(2001, "grid points per coordinate for phi(u) = max_v f(u, v)", at_least(2)),
+}
 
 
 def make_surface(

@@ -26,9 +26,6 @@ import pandas as pd
 from gamebench import io
 from gamebench.reports.rows import Sweeps, load
 
-SOLVERS = ("penalty", "approxgrad", "implicit", "rmd", "fmd", "bda", "iaptt_gm")
-SYNTHETIC = ("smd20", "smd21", "smd23", "smd24", "iaptt_toy")
-BASELINES = ("initial", "noisy", "val_only", "oracle")
 COST_COLUMNS = ["solver", "T", "ms_per_step", "peak_bytes", "grad_evals", "hvps", "jvps"]
 CLEANING_COLUMNS = ["method", "trial", "test_acc", "precision", "recall"]
 
@@ -37,9 +34,12 @@ def _last(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows.step == rows.groupby("job").step.transform("max")]
 
 
-def _order(frame: pd.DataFrame, column: str, order) -> pd.DataFrame:
-    rank = {name: i for i, name in enumerate(order)}
-    return frame.assign(_rank=frame[column].map(lambda v: rank.get(v, len(rank))))
+def _order(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A `_rank` column: the order in which the values first appear, i.e. the sweep's job order,
+    which is the experiment config's order (problems, solvers and baselines as the paper lists
+    them)."""
+    rank = {name: i for i, name in enumerate(dict.fromkeys(frame[column]))}
+    return frame.assign(_rank=frame[column].map(rank))
 
 
 def synthetic_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -56,9 +56,7 @@ def synthetic_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
             "upper_value": rows.upper_value.to_numpy(np.float64),
         }
     )
-    out = _order(
-        _order(out, "solver", SOLVERS).rename(columns={"_rank": "_s"}), "problem", SYNTHETIC
-    )
+    out = _order(_order(out, "solver").rename(columns={"_rank": "_s"}), "problem")
     out = out.sort_values(["_rank", "_s", "T", "trial", "step"], kind="stable")
     return out.drop(columns=["_rank", "_s"]).reset_index(drop=True)
 
@@ -85,7 +83,7 @@ def cost_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
                 **{c: float(last[c].iloc[0]) / steps for c in ("grad_evals", "hvps", "jvps")},
             }
         )
-    cost = _order(pd.DataFrame(records), "solver", SOLVERS)
+    cost = _order(pd.DataFrame(records), "solver")
     cost = cost.sort_values(["dim_u", "_rank", "T"], kind="stable").drop(columns="_rank")
     return cost.reset_index(drop=True)
 
@@ -101,7 +99,7 @@ def cleaning_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
             **{c: last[c].to_numpy(np.float64) for c in ("test_acc", "precision", "recall")},
         }
     )
-    out = _order(out, "method", (*BASELINES, *SOLVERS)).sort_values(["_rank", "trial"])
+    out = _order(out, "method").sort_values(["_rank", "trial"], kind="stable")
     return out.drop(columns="_rank").reset_index(drop=True)[CLEANING_COLUMNS]
 
 
@@ -210,9 +208,10 @@ def write_figures(out: Path, synthetic: pd.DataFrame | None, cost: pd.DataFrame 
 def synthetic_figure(rows: pd.DataFrame, T: int):
     from gamebench.reports.figures import plt
 
-    problems = [p for p in SYNTHETIC if p in set(rows.problem)]
+    problems = list(dict.fromkeys(rows.problem))
     fig, axes = plt.subplots(1, len(problems), figsize=(3.6 * len(problems), 3.3), squeeze=False)
-    colours = dict(zip(SOLVERS, plt.cm.tab10(np.arange(len(SOLVERS)))))
+    solvers = list(dict.fromkeys(rows.solver))
+    colours = dict(zip(solvers, plt.cm.tab10(np.arange(len(solvers)))))
     for ax, problem in zip(axes[0], problems):
         sub = rows[(rows.problem == problem) & (rows["T"] == T)]
         for solver, trace in sub.groupby("solver"):

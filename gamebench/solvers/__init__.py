@@ -1,130 +1,142 @@
-"""Solver registry: a config's `name` picks the factory; `uses` says which of the shared solver
-parameters (config.SHARED_SOLVER_PARAMS) the solver reads, so a sweep over `solver.k` can
-tell a K-beam job from a duplicate GDA job."""
+"""Solver registry: a config's `name` picks the factory, and each entry declares the config fields
+its factory reads (gamebench.params). The shared solver schema is the union of all declarations
+(config.py), so `solver.k=1,2` composes for every solver in a sweep, and a sweep can tell a K-beam
+job from a GDA job that only differs in a field GDA ignores.
+
+A new solver is one factory and one entry here plus one configs/solver/<name>.yaml; its fields are
+checked and documented from the entry. Fields several solvers read are declared once
+(solvers/base.py) and must agree wherever they are used (tests/test_config.py checks it).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gamebench.game import Solver
 from gamebench.optim import make_optimizer
-from gamebench.solvers.baseline import baseline
-from gamebench.solvers.bilevel import approxgrad, bda, fmd, iaptt_gm, implicit, penalty, rmd
+from gamebench.params import Param
+from gamebench.solvers.base import CG_ITERS, DAMPING, ETA, GAMMA, INNER_STEPS
+from gamebench.solvers.baseline import BASELINE, baseline
+from gamebench.solvers.bilevel import (
+    ALPHA,
+    LINEAR_SOLVER,
+    PENALTY_EPS,
+    PENALTY_LAMBDA,
+    PENALTY_RHO,
+    TRUNCATE,
+    approxgrad,
+    bda,
+    fmd,
+    iaptt_gm,
+    implicit,
+    penalty,
+    rmd,
+)
 from gamebench.solvers.curvature import cgd, consensus, follow_the_ridge, sga
 from gamebench.solvers.danskin import danskin
 from gamebench.solvers.gda import alt_gda, gda, gda_k, optimistic_gda
-from gamebench.solvers.kbeam import kbeam, kbeam_eps
+from gamebench.solvers.kbeam import (
+    DIRECTION,
+    EPS,
+    LEADER_STATE,
+    MIN_NORM_ITERS,
+    K,
+    kbeam,
+    kbeam_eps,
+)
 from gamebench.solvers.lookahead import extragradient, unrolled
 
 
 @dataclass(frozen=True)
 class SolverSpec:
-    build: Callable[[Any], Solver]  # solver config -> Solver
-    uses: frozenset[str] = frozenset()  # shared parameters beyond the two optimisers
+    """factory(players..., **fields): `players` says what comes first: "pair" = the two players'
+    optax transformations, "bilevel" = the leader's transformation and the follower's plain step
+    size opt_v.lr ("bilevel_z": also opt_z = the follower's transformation), "none" = nothing. `params` are the config fields it reads (field name ->
+    declaration); `kwargs` renames a field where the factory's argument is called otherwise."""
 
+    factory: Callable[..., Solver]
+    params: dict[str, Param] = field(default_factory=dict)
+    players: str = "pair"
+    kwargs: dict[str, str] = field(default_factory=dict)
 
-def _name(value: Any) -> str:
-    """An enum member's name, or the string itself (configs built without the schema)."""
-    return str(getattr(value, "name", value))
+    @property
+    def uses(self) -> frozenset[str]:
+        return frozenset(self.params)
 
-
-def _players(cfg: Any):
-    return make_optimizer(cfg.opt_u), make_optimizer(cfg.opt_v)
+    def build(self, cfg: Any) -> Solver:
+        values = {self.kwargs.get(name, name): cfg[name] for name in self.params}
+        if self.players == "pair":
+            return self.factory(make_optimizer(cfg.opt_u), make_optimizer(cfg.opt_v), **values)
+        if self.players == "bilevel_z":
+            values["opt_z"] = make_optimizer(cfg.opt_v)
+        if self.players in ("bilevel", "bilevel_z"):
+            return self.factory(make_optimizer(cfg.opt_u), cfg.opt_v.lr, **values)
+        return self.factory(**values)
 
 
 SOLVERS: dict[str, SolverSpec] = {
-    "gda": SolverSpec(lambda cfg: gda(*_players(cfg))),
-    "alt_gda": SolverSpec(lambda cfg: alt_gda(*_players(cfg))),
-    "kbeam": SolverSpec(
-        lambda cfg: kbeam(*_players(cfg), k=cfg.k, leader_state=_name(cfg.leader_state)),
-        frozenset({"k", "leader_state"}),
-    ),
+    "gda": SolverSpec(gda),
+    "alt_gda": SolverSpec(alt_gda),
+    "kbeam": SolverSpec(kbeam, {"k": K, "leader_state": LEADER_STATE}),
     "kbeam_eps": SolverSpec(
-        lambda cfg: kbeam_eps(
-            *_players(cfg),
-            k=cfg.k,
-            eps=cfg.eps,
-            direction=_name(cfg.direction),
-            min_norm_iters=cfg.min_norm_iters,
-            leader_state=_name(cfg.leader_state),
-        ),
-        frozenset({"k", "eps", "direction", "min_norm_iters", "leader_state"}),
+        kbeam_eps,
+        {
+            "k": K,
+            "eps": EPS,
+            "direction": DIRECTION,
+            "min_norm_iters": MIN_NORM_ITERS,
+            "leader_state": LEADER_STATE,
+        },
     ),
-    "gda_k": SolverSpec(
-        lambda cfg: gda_k(*_players(cfg), inner_steps=cfg.inner_steps), frozenset({"inner_steps"})
-    ),
-    "extragradient": SolverSpec(lambda cfg: extragradient(*_players(cfg))),
-    "optimistic_gda": SolverSpec(lambda cfg: optimistic_gda(*_players(cfg))),
-    "unrolled": SolverSpec(
-        lambda cfg: unrolled(*_players(cfg), inner_steps=cfg.inner_steps),
-        frozenset({"inner_steps"}),
-    ),
-    "consensus": SolverSpec(
-        lambda cfg: consensus(*_players(cfg), gamma=cfg.gamma), frozenset({"gamma"})
-    ),
-    "sga": SolverSpec(lambda cfg: sga(*_players(cfg), gamma=cfg.gamma), frozenset({"gamma"})),
-    "follow_the_ridge": SolverSpec(
-        lambda cfg: follow_the_ridge(*_players(cfg), cg_iters=cfg.cg_iters, damping=cfg.damping),
-        frozenset({"cg_iters", "damping"}),
-    ),
+    "gda_k": SolverSpec(gda_k, {"inner_steps": INNER_STEPS}),
+    "extragradient": SolverSpec(extragradient),
+    "optimistic_gda": SolverSpec(optimistic_gda),
+    "unrolled": SolverSpec(unrolled, {"inner_steps": INNER_STEPS}),
+    "consensus": SolverSpec(consensus, {"gamma": GAMMA}),
+    "sga": SolverSpec(sga, {"gamma": GAMMA}),
+    "follow_the_ridge": SolverSpec(follow_the_ridge, {"cg_iters": CG_ITERS, "damping": DAMPING}),
     # bilevel solvers: the follower takes plain steps of size opt_v.lr (differentiable)
     "penalty": SolverSpec(
-        lambda cfg: penalty(
-            make_optimizer(cfg.opt_u),
-            cfg.opt_v.lr,
-            cfg.inner_steps,
-            cfg.penalty_rho,
-            cfg.penalty_lambda,
-            cfg.penalty_eps,
-        ),
-        frozenset({"inner_steps", "penalty_rho", "penalty_lambda", "penalty_eps"}),
+        penalty,
+        {
+            "inner_steps": INNER_STEPS,
+            "penalty_rho": PENALTY_RHO,
+            "penalty_lambda": PENALTY_LAMBDA,
+            "penalty_eps": PENALTY_EPS,
+        },
+        "bilevel",
+        {"penalty_rho": "rho", "penalty_lambda": "lam", "penalty_eps": "eps"},
     ),
     "approxgrad": SolverSpec(
-        lambda cfg: approxgrad(
-            make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, cfg.cg_iters, cfg.eta
-        ),
-        frozenset({"inner_steps", "cg_iters", "eta"}),
+        approxgrad,
+        {"inner_steps": INNER_STEPS, "cg_iters": CG_ITERS, "eta": ETA},
+        "bilevel",
+        {"cg_iters": "q_steps", "eta": "lr_q"},
     ),
     "implicit": SolverSpec(
-        lambda cfg: implicit(
-            make_optimizer(cfg.opt_u),
-            cfg.opt_v.lr,
-            cfg.inner_steps,
-            _name(cfg.linear_solver),
-            cfg.cg_iters,
-        ),
-        frozenset({"inner_steps", "linear_solver", "cg_iters"}),
+        implicit,
+        {"inner_steps": INNER_STEPS, "linear_solver": LINEAR_SOLVER, "cg_iters": CG_ITERS},
+        "bilevel",
+        {"cg_iters": "solve_iters"},
     ),
-    "rmd": SolverSpec(
-        lambda cfg: rmd(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, cfg.truncate),
-        frozenset({"inner_steps", "truncate"}),
-    ),
-    "fmd": SolverSpec(
-        lambda cfg: fmd(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps),
-        frozenset({"inner_steps"}),
-    ),
-    "bda": SolverSpec(
-        lambda cfg: bda(make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, cfg.alpha),
-        frozenset({"inner_steps", "alpha"}),
-    ),
-    "iaptt_gm": SolverSpec(
-        lambda cfg: iaptt_gm(
-            make_optimizer(cfg.opt_u), cfg.opt_v.lr, cfg.inner_steps, make_optimizer(cfg.opt_v)
-        ),
-        frozenset({"inner_steps"}),
-    ),
-    "danskin": SolverSpec(
-        lambda cfg: danskin(*_players(cfg), inner_steps=cfg.inner_steps, eta=cfg.eta),
-        frozenset({"inner_steps", "eta"}),
-    ),
-    "cgd": SolverSpec(
-        lambda cfg: cgd(*_players(cfg), eta=cfg.eta, cg_iters=cfg.cg_iters),
-        frozenset({"eta", "cg_iters"}),
-    ),
-    "baseline": SolverSpec(lambda cfg: baseline(cfg.baseline), frozenset({"baseline"})),
+    "rmd": SolverSpec(rmd, {"inner_steps": INNER_STEPS, "truncate": TRUNCATE}, "bilevel"),
+    "fmd": SolverSpec(fmd, {"inner_steps": INNER_STEPS}, "bilevel"),
+    "bda": SolverSpec(bda, {"inner_steps": INNER_STEPS, "alpha": ALPHA}, "bilevel"),
+    # the learned initialisation z steps with the follower's transformation
+    "iaptt_gm": SolverSpec(iaptt_gm, {"inner_steps": INNER_STEPS}, "bilevel_z"),
+    "danskin": SolverSpec(danskin, {"inner_steps": INNER_STEPS, "eta": ETA}),
+    "cgd": SolverSpec(cgd, {"eta": ETA, "cg_iters": CG_ITERS}),
+    "baseline": SolverSpec(baseline, {"baseline": BASELINE}, "none", {"baseline": "name"}),
 }
+
+
+def register_solver(name: str, spec: SolverSpec) -> None:
+    """Add a solver from outside the package (a module named in GAMEBENCH_PLUGINS)."""
+    if name in SOLVERS:
+        raise ValueError(f"solver {name!r} is registered already")
+    SOLVERS[name] = spec
 
 
 def make_solver(cfg: Any) -> Solver:
@@ -149,6 +161,7 @@ __all__ = [
     "kbeam_eps",
     "make_solver",
     "optimistic_gda",
+    "register_solver",
     "sga",
     "unrolled",
 ]

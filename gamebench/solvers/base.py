@@ -10,6 +10,20 @@ import jax.numpy as jnp
 import optax
 
 from gamebench.game import Params, Problem, follower_loss
+from gamebench.params import Param, above, at_least
+
+# config fields several solvers read (gamebench.params)
+INNER_STEPS = Param(
+    1, "inner follower steps per leader step (T; unrolled: steps unrolled; danskin: inner solve)",
+    at_least(1),
+)  # fmt: skip
+CG_ITERS = Param(10, "conjugate-gradient (or residual) iterations per step", at_least(1))
+ETA = Param(
+    0.1, "cgd: step inside the preconditioner; danskin: first line-search step; approxgrad: "
+    "residual step", above(0),
+)  # fmt: skip
+GAMMA = Param(0.1, "consensus: weight of grad |xi|^2/2; sga: lambda", at_least(0))
+DAMPING = Param(0.0, "follow_the_ridge: H_vv g + damping I in the ridge solve", at_least(0))
 
 
 def out_of_range(value: Any, allowed: Callable[[Any], bool]) -> bool:

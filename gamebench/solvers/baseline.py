@@ -9,9 +9,12 @@ import jax.numpy as jnp
 
 from gamebench.game import Info, Params, Problem, Solver
 from gamebench.metrics import COSTS
+from gamebench.params import Param
 from gamebench.solvers.base import initial_players, take
 
 INITIAL = "initial"
+# the names a problem allows are its Problem.baselines (declared in its ProblemSpec)
+BASELINE = Param(INITIAL, "baseline: the problem's named players (initial: untrained)")
 
 
 class BaselineState(NamedTuple):

@@ -21,10 +21,21 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from gamebench.game import Info, Params, Problem, Solver, follower_loss
+from gamebench.params import Param, above, at_least, one_of, within
 from gamebench.solvers.base import descend, initial_players, out_of_range, take
 from gamebench.solvers.curvature import conjugate_gradient
 
-LINEAR_SOLVERS = ("cg", "neumann")
+LINEAR_SOLVERS = ("cg", "neumann")  # implicit: conjugate gradients or a truncated Neumann series
+
+# the config fields these factories read (gamebench.params); T = inner_steps (solvers.base)
+TRUNCATE = Param(
+    0, "rmd: back-propagate through the last `truncate` steps only; 0 = all", at_least(0)
+)
+LINEAR_SOLVER = Param("cg", "implicit: the linear solve", one_of(*LINEAR_SOLVERS))
+ALPHA = Param(0.5, "bda: weight of the leader's direction in the follower's steps", within(0, 1))
+PENALTY_RHO = Param(1.0, "penalty: initial rho", above(0))
+PENALTY_LAMBDA = Param(10.0, "penalty: initial lambda", above(0))
+PENALTY_EPS = Param(1.0, "penalty: initial eps", above(0))
 
 
 class BilevelState(NamedTuple):

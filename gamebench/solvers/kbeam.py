@@ -16,10 +16,11 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from gamebench.game import Batch, Info, Params, Problem, Solver, follower_loss
+from gamebench.params import Param, at_least, one_of
 from gamebench.solvers.base import descend, initial_players, out_of_range, take
 from gamebench.solvers.hull import min_norm_weights, random_convex_weights
 
-DIRECTIONS = ("min_norm", "random")
+DIRECTIONS = ("min_norm", "random")  # min-norm element of the near-best gradients' hull, or random
 
 
 class KBeamState(NamedTuple):
@@ -36,7 +37,16 @@ LeaderDirection = Callable[
 ]
 
 
-LEADER_STATES = ("shared", "per_candidate")
+LEADER_STATES = ("shared", "per_candidate")  # one leader optimiser state, or one per candidate
+
+# the config fields these factories read (gamebench.params)
+K = Param(1, "number of follower candidates", at_least(1))
+EPS = Param(0.0, "kbeam_eps: near-best threshold", at_least(0))
+DIRECTION = Param("min_norm", "kbeam_eps: leader direction in the hull", one_of(*DIRECTIONS))
+MIN_NORM_ITERS = Param(100, "kbeam_eps: inner iterations of the min-norm solve", at_least(1))
+LEADER_STATE = Param(
+    "shared", "leader optimiser state(s) (per_candidate: the 2018 code)", one_of(*LEADER_STATES)
+)
 
 
 def _k_beam_solver(

@@ -101,11 +101,12 @@ class GamebenchSweeper(Sweeper):
         return raw == "${hydra.job.num}"
 
     def sweep(self, arguments: list[str]) -> Any:
-        from gamebench import io
+        from gamebench import io, sweep
         from gamebench.sweep import plan_sweep, save_group
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep.active_sweep_dir = sweep_dir
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         jobs = self.job_overrides(arguments)
         configs = []
