@@ -223,3 +223,36 @@ def test_data_dir_and_derived_dir_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GAMEBENCH_CACHE", str(tmp_path / "c"))
     assert store.data_dir() == tmp_path / "d"
     assert store.derived_dir() == tmp_path / "c" / "derived"
+
+
+@pytest.mark.skipif(
+    not REAL, reason="GAMEBENCH_DATA is not set: no real dataset directory configured"
+)
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_corrupt_data_file_is_named_and_a_corrupt_derived_file_rebuilt(
+    tmp_path, monkeypatch, damage
+):
+    import shutil
+
+    monkeypatch.setenv("GAMEBENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    shutil.copytree(Path(REAL) / "mnist", root / "mnist")
+    data.mnist("test", root)  # intact: checked once, then remembered by size and mtime
+    victim = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(victim.read_bytes())
+    if damage == "truncate":
+        content = content[: len(content) // 2]
+    else:
+        content[len(content) // 2] ^= 0xFF
+    victim.write_bytes(bytes(content))
+    with pytest.raises(data.ChecksumError, match="t10k-labels-idx1-ubyte.gz has sha256") as error:
+        data.mnist("test", root)
+    assert "gamebench-data fetch mnist" in str(error.value) and "\n" not in str(error.value)
+    # a derived-cache file cut short is rebuilt, not read
+    from gamebench.data.store import load_derived
+
+    cached = tmp_path / "cache" / "derived.npz"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cached, x=np.arange(10))
+    cached.write_bytes(cached.read_bytes()[:-20])
+    assert load_derived(cached, 10) is None and not cached.exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gamebench import files
-from gamebench.data.store import DataError, derived_dir, require
+from gamebench.data.store import DataError, derived_dir, load_derived, require
 
 SPLITS = ("train", "test")
 
@@ -77,10 +77,8 @@ def mnistm_official(size: int = 28, root: Path | None = None) -> tuple[np.ndarra
     if size == x.shape[1]:
         return x, y
     cached = derived_dir() / f"mnistm_official_test_{size}.npz"
-    if cached.is_file():
-        with np.load(cached) as archive:
-            if archive["x"].shape[0] == x.shape[0]:
-                return archive["x"], archive["y"]
+    if (arrays := load_derived(cached, len(x))) is not None:
+        return arrays["x"], arrays["y"]
     resized = resize_images(x, size)
     files.write_npz(cached, x=resized, y=y)
     return resized, y

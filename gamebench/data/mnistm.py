@@ -12,7 +12,7 @@ import numpy as np
 
 from gamebench import files
 from gamebench.data.loaders import bsds500_train, mnist
-from gamebench.data.store import derived_dir
+from gamebench.data.store import derived_dir, load_derived
 
 RECIPE_VERSION = 1  # bump when the recipe changes, so stale caches are not reused
 
@@ -52,9 +52,8 @@ def mnistm_synthetic(
     digits, labels = mnist(split, root)
     if limit:
         digits, labels = digits[:limit], labels[:limit]
-    if cached.is_file():
-        with np.load(cached) as archive:
-            return archive["x"], labels
+    if (arrays := load_derived(cached, len(digits))) is not None:
+        return arrays["x"], labels
     stream = seed * 2 + (0 if split == "train" else 1)
     images = blend_with_backgrounds(digits, bsds500_train(root), stream)
     files.write_npz(cached, x=images)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import sys
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gamebench.files import atomic_path
+from gamebench.files import write_json as atomic_write_json
 
 _CHUNK = 1 << 20
 _MANIFESTS = Path(__file__).resolve().parent
@@ -169,15 +171,64 @@ def dataset(name: str) -> Dataset:
 
 
 def require(name: str, root: Path | None = None) -> Path:
-    """The data directory holding every file of dataset `name`, or MissingData in one line."""
+    """The data directory holding every file of dataset `name`, each checked against its sha256;
+    MissingData or ChecksumError in one line naming the file and the command that fixes it.
+
+    A file's checksum is computed once per (size, mtime) and remembered in the cache root
+    (verified.json), so loading stays cheap and a file changed since is checked again."""
     root = Path(root) if root is not None else data_dir()
+    verified = _verified()
+    changed = False
     for file in dataset(name).files:
-        if not (root / file.path).is_file():
+        path = root / file.path
+        if not path.is_file():
             raise MissingData(
                 f"dataset {name!r} not found: {file.path} is missing in {root} "
                 f"(set GAMEBENCH_DATA to a directory that has it, or run: gamebench-data fetch {name})"
             )
+        stat = path.stat()
+        seen = [stat.st_size, stat.st_mtime_ns, file.sha256]
+        if verified.get(str(path.resolve())) == seen:
+            continue
+        if (actual := sha256_of(path)) != file.sha256:
+            raise ChecksumError(
+                f"dataset {name!r} is corrupt: {path} has sha256 {actual[:16]}..., expected "
+                f"{file.sha256[:16]}... (run: gamebench-data fetch {name})"
+            )
+        verified[str(path.resolve())] = seen
+        changed = True
+    if changed:
+        try:
+            atomic_write_json(cache_root() / "verified.json", verified)
+        except OSError:
+            pass  # a read-only cache: the files are checked again next time
     return root
+
+
+def _verified() -> dict:
+    try:
+        return json.loads((cache_root() / "verified.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def load_derived(path: Path, rows: int) -> dict | None:
+    """The arrays of a derived-cache file (.npz) when it is whole and holds `rows` examples; else
+    None, the file removed, so the caller rebuilds it (an interrupted or corrupt cache file is
+    never read as data)."""
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        if all(len(a) == rows for a in arrays.values()):
+            return arrays
+    except Exception:  # noqa: BLE001 - truncated zip, bad header, missing member: rebuild
+        pass
+    path.unlink(missing_ok=True)
+    return None
 
 
 def sha256_of(path: Path) -> str:
