@@ -189,17 +189,25 @@ def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(
     )
 
 
-def test_groups_run_under_the_joblib_launcher_with_the_basic_launchers_rows(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="pip install '.[scale]'")
-    # two trial counts: two compiled groups, run as two joblib processes
+@pytest.mark.parametrize(
+    "launcher, plugin",
+    [
+        ("joblib", "hydra_joblib_launcher"),
+        ("submitit_local", "hydra_plugins.hydra_submitit_launcher"),
+    ],
+)
+def test_groups_run_under_other_launchers_with_the_basic_launchers_rows(tmp_path, launcher, plugin):
+    name = plugin.rsplit(".", 1)[-1]
+    pytest.importorskip(f"hydra_plugins.{name}", reason="pip install '.[scale]'")
+    # two trial counts: two compiled groups, run as two launcher jobs (processes)
     args = ["-m", "problem=seesaw,anti_saddle", "solver=gda,kbeam", "trials=2,4", "debug=smoke"]
-    joblib = gamebench(tmp_path, *args, "hydra/launcher=joblib", "hydra.sweep.dir=joblib")
-    assert joblib.returncode == 0, joblib.stderr
-    assert "launching 2 jobs" in joblib.stdout + joblib.stderr
+    other = gamebench(tmp_path, *args, f"hydra/launcher={launcher}", "hydra.sweep.dir=other")
+    assert other.returncode == 0, other.stderr
+    assert "to run in 2 compiled group(s)" in other.stdout
     basic = gamebench(tmp_path, *args, "hydra.sweep.dir=basic", "hydra.sweeper.rerun=true")
     assert basic.returncode == 0, basic.stderr
     pd.testing.assert_frame_equal(
-        pd.read_csv(tmp_path / "joblib" / "summary_all.csv"),
+        pd.read_csv(tmp_path / "other" / "summary_all.csv"),
         pd.read_csv(tmp_path / "basic" / "summary_all.csv"),
     )
 
