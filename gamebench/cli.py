@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -122,16 +123,18 @@ def _task(cfg: DictConfig) -> None:
 def _run_group(cfg: DictConfig) -> None:
     """Run the jobs of one fused group (validated by the sweeper) and print their summary lines."""
     from gamebench.experiment import configure_jax
-    from gamebench.sweep import load_group, run_group
+    from gamebench.sweep import load_group, progress_line, run_group
 
     configure_jax(cfg.devices, cfg.compile_cache)
-    group_id, members = load_group(cfg.sweep_group)
+    group_id, members, position = load_group(cfg.sweep_group)
     for member, result in zip(members, run_group(members, group_id)):
         if result.status == "failed":
             print(f"gamebench: {result.summary_line}", file=sys.stderr)
             _job_failed(member.out_dir)
         else:
             print(result.summary_line, flush=True)
+    if position and (line := progress_line(position, time.time())):
+        print(line, flush=True)
 
 
 def _register_sweeper() -> None:

@@ -453,28 +453,42 @@ def _write_all(count: int) -> list:
             return pool.map(_write_member, range(count), chunksize=-(-count // workers))
 
 
-def load_group(spec_path: str | Path) -> tuple[str, list[Member]]:
+def load_group(spec_path: str | Path) -> tuple[str, list[Member], dict]:
+    """(group id, members, where the group stands in its sweep: index, groups, jobs, started)."""
     spec = json.loads(Path(spec_path).read_text())
-    return spec["id"], [Member(**m) for m in spec["members"]]
+    return spec["id"], [Member(**m) for m in spec["members"]], spec.get("position", {})
 
 
-def save_group(spec_path: Path, group_id: str, members: list[Member]) -> None:
-    io.write_json(spec_path, {"id": group_id, "members": [dataclasses.asdict(m) for m in members]})
+def save_group(spec_path: Path, group_id: str, members: list[Member], position: dict) -> None:
+    members_ = [dataclasses.asdict(m) for m in members]
+    io.write_json(spec_path, {"id": group_id, "members": members_, "position": position})
 
 
-# --- planning a sweep (called by the Hydra sweeper plugin) ---
+def progress_line(position: dict, now: float, quiet_below: float = 10.0) -> str | None:
+    """One line after a group of a long sweep: groups and jobs done, elapsed and an estimate of
+    the rest (from the groups done so far); None for sweeps shorter than `quiet_below` seconds."""
+    elapsed = now - position["started"]
+    done, total = position["index"] + 1, position["groups"]
+    if elapsed < quiet_below or done == total:
+        return None
+    jobs = position["jobs_before"] + position["size"]
+    left = elapsed / done * (total - done)
+    return (
+        f"gamebench: {done} of {total} groups done ({jobs} of {position['jobs']} jobs), "
+        f"{elapsed:.0f} s elapsed, about {left:.0f} s left"
+    )
 
 
 # --- which jobs compute the same numbers ---
 
 
 def _same_run(cfg: Any) -> tuple[dict, dict, list[str]]:
+    """(problem, solver, reasons): the job's problem and solver configs as plain dicts, changed by
+    its problem's same_run rule (the job then computes the changed config's numbers)."""
     from omegaconf import OmegaConf
 
     from gamebench.problems import PROBLEMS
 
-    """(problem, solver, reasons): the job's problem and solver configs as plain dicts, changed by
-    its problem's same_run rule (the job then computes the changed config's numbers)."""
     container = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
     problem, solver = dict(container["problem"]), dict(container["solver"])
     rule = PROBLEMS[problem["name"]].same_run
@@ -510,6 +524,9 @@ def effective_config(container: dict) -> dict:
     uses = SOLVERS[solver["name"]].uses
     solver |= {k: p.default for k, p in SOLVER_PARAMS.items() if k not in uses}
     return {**container, "problem": problem, "solver": solver}
+
+
+# --- planning a sweep (called by the Hydra sweeper plugin) ---
 
 
 @dataclass

@@ -227,3 +227,14 @@ def test_the_mog_sweep_writes_its_report_from_rows_and_snapshots(tmp_path):
     assert sorted(samples.step.unique()) == [0, 10, 20] and len(samples) == 2 * 3 * 256
     assert "| 2 |" in (sweep / "mog_table.md").read_text()
     assert (sweep / "mog_samples.png").stat().st_size > 10_000
+
+
+def test_a_long_sweep_prints_progress_after_each_group_and_a_short_one_stays_quiet():
+    from gamebench.sweep import progress_line
+
+    position = {"index": 1, "groups": 4, "size": 8, "jobs_before": 8, "jobs": 32, "started": 0.0}
+    assert progress_line(position, now=60.0) == (
+        "gamebench: 2 of 4 groups done (16 of 32 jobs), 60 s elapsed, about 60 s left"
+    )
+    assert progress_line(position, now=5.0) is None  # a short sweep: quiet
+    assert progress_line({**position, "index": 3}, now=60.0) is None  # the last: the summary says

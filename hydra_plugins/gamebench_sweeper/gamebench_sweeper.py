@@ -13,6 +13,7 @@ This module is imported by Hydra's plugin discovery on every start: it imports n
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +118,13 @@ class GamebenchSweeper(Sweeper):
         io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": io.relative_jobs(plan.jobs, sweep_dir)})
         print(plan.headline(), flush=True)
         batch = []
-        for group_id, members in plan.groups:
+        started, jobs_before, total = time.time(), 0, sum(len(m) for _, m in plan.groups)
+        for index, (group_id, members) in enumerate(plan.groups):
             spec = sweep_dir / GROUPS_DIR / f"{group_id}.json"
-            save_group(spec, group_id, members)
+            position = {"index": index, "groups": len(plan.groups), "size": len(members)}
+            position |= {"jobs_before": jobs_before, "jobs": total, "started": started}
+            save_group(spec, group_id, members, position)
+            jobs_before += len(members)
             batch.append(
                 [
                     *members[0].overrides,
