@@ -326,57 +326,78 @@ def _run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     parts fails, each part is run alone, so a failure stays with the jobs that caused it. A job
     that diverges is recorded as diverged and the others keep their results.
     """
-    import jax
+    results: dict[int, Any] = {}
+    parts = _build_parts(members, results)
+    if parts:
+        if members[0].config.get("plot", True):  # matplotlib's import overlaps XLA's compile
+            threading.Thread(target=importlib.import_module, args=("gamebench.plots",)).start()
+        try:
+            outputs, timing = _compile_and_run(parts, members[0].config)
+        except Exception as error:  # noqa: BLE001
+            if len(parts) == 1:
+                results.update(
+                    zip([m.num for m in parts[0].members], _fail(parts[0].members, error))
+                )
+            else:  # find the part that fails: each alone
+                for i, part in enumerate(parts):
+                    alone = _run_group(part.members, f"{group_id}.{i}")
+                    results.update(zip([m.num for m in part.members], alone))
+        else:
+            results.update(_write_parts(parts, outputs, {"id": group_id, **timing}))
+    return [results[m.num] for m in members]
 
+
+def _build_parts(members: list[Member], results: dict[int, Any]) -> list[_Part]:
+    """One part per structure, in sweep order; a part that cannot be built records its jobs'
+    failures in `results` and is left out."""
     by_structure: dict[str, list[Member]] = {}
     for member in members:
         by_structure.setdefault(structure_key(member.config), []).append(member)
-    results: dict[int, Any] = {}
-    problems: dict[str, Any] = {}
+    problems: dict[str, Any] = {}  # built once per group: parts share it (and its figure)
     parts = []
     for part_members in by_structure.values():
         try:
             parts.append(_build_part(part_members, problems))
         except Exception as error:  # noqa: BLE001 - this part's jobs get the record
             results.update(zip([m.num for m in part_members], _fail(part_members, error)))
-    if not parts:
-        return [results[m.num] for m in members]
-    if members[0].config.get("plot", True):  # matplotlib's import (~0.7 s) overlaps XLA's compile
-        threading.Thread(target=importlib.import_module, args=("gamebench.plots",)).start()
-    try:
-        programs = [part.program for part in parts]
-        args = [part.args for part in parts]
-        start = time.perf_counter()
-        compiled = (
-            jax.jit(lambda args: [program(*a) for program, a in zip(programs, args)])
-            .lower(args)
-            .compile(compiler_options=compile_options(members[0].config))
-        )
-        compile_seconds = time.perf_counter() - start
-        memory = compiled.memory_analysis()
-        start = time.perf_counter()
-        outputs = jax.block_until_ready(compiled(args))
-        run_seconds = time.perf_counter() - start
-        outputs = jax.tree.map(np.asarray, outputs)
-    except Exception as error:  # noqa: BLE001
-        if len(parts) == 1:
-            results.update(zip([m.num for m in parts[0].members], _fail(parts[0].members, error)))
-        else:  # find the part that fails: each alone
-            for i, part in enumerate(parts):
-                alone = _run_group(part.members, f"{group_id}.{i}")
-                results.update(zip([m.num for m in part.members], alone))
-        return [results[m.num] for m in members]
+    return parts
 
-    parts_members = [m for part in parts for m in part.members]
-    group = {
-        "id": group_id,
-        "size": len(parts_members),
-        "structures": len(parts),
-        "jobs": [m.num for m in parts_members],
+
+def _compile_and_run(parts: list[_Part], config: dict) -> tuple[list, dict]:
+    """The parts as one program: compiled and run, each timed; outputs as numpy arrays."""
+    import jax
+
+    programs = [part.program for part in parts]
+    args = [part.args for part in parts]
+    start = time.perf_counter()
+    compiled = (
+        jax.jit(lambda args: [program(*a) for program, a in zip(programs, args)])
+        .lower(args)
+        .compile(compiler_options=compile_options(config))
+    )
+    compile_seconds = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    start = time.perf_counter()
+    outputs = jax.block_until_ready(compiled(args))
+    run_seconds = time.perf_counter() - start
+    timing = {
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,
         # XLA's working memory of the whole compiled program (its temporary buffers), bytes
         "temp_bytes": None if memory is None else int(memory.temp_size_in_bytes),
+    }
+    return jax.tree.map(np.asarray, outputs), timing
+
+
+def _write_parts(parts: list[_Part], outputs: list, timing: dict) -> dict[int, Any]:
+    """Every job's files (a figure per problem, shared by its parts' jobs); job num -> JobResult."""
+    parts_members = [m for part in parts for m in part.members]
+    group = {
+        "id": timing["id"],
+        "size": len(parts_members),
+        "structures": len(parts),
+        "jobs": [m.num for m in parts_members],
+        **{k: v for k, v in timing.items() if k != "id"},
     }
     jobs = []  # (member, problem, this job's outputs, figure key)
     figures = {}
@@ -392,14 +413,13 @@ def _run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     global _WRITING
     _WRITING = (jobs, group, figures)
     try:
-        results.update((job[0].num, result) for job, result in zip(jobs, _write_all(len(jobs))))
+        return {job[0].num: result for job, result in zip(jobs, _write_all(len(jobs)))}
     finally:
         _WRITING = None
         from gamebench.plots import close
 
         for figure in figures.values():
             close(figure.fig)
-    return [results[m.num] for m in members]
 
 
 def _figure(part: _Part, outputs: dict):
