@@ -105,7 +105,6 @@ def write_job(
     outputs: this job's metrics, leaves (trials, log points, ...); figure: the group's
     plots.TrajectoryFigure (None: no figure, config plot=false).
     """
-    from gamebench.metrics import COSTS
     from gamebench.run import diverged, log_steps, scalar_metrics
 
     cfg, out_dir = member.config, Path(member.out_dir)
@@ -118,11 +117,7 @@ def write_job(
     rows = io.long_rows(identity, steps, metrics)
 
     finals = {name: values[:, -1][~bad] for name, values in metrics.items()}
-    final = {}
-    for name, values in finals.items():
-        if np.issubdtype(values.dtype, np.floating) or name in COSTS:
-            final[f"mean_{name}"] = float(np.mean(values)) if values.size else float("nan")
-            final[f"std_{name}"] = float(np.std(values)) if values.size else float("nan")
+    final = _final_means(finals)
     status = "ok" if not bad.any() else "diverged"
 
     files = ["trajectories.parquet", io.JOB_SUMMARY, "config.yaml"]
@@ -141,17 +136,8 @@ def write_job(
         files.append("trajectories.png")
 
     n_bad = int(bad.sum())
-    if headline in metrics and (~bad).any():
-        err = finals[headline]
-        err_text = f"final {headline} {np.mean(err):.4g} ± {np.std(err):.4g}"
-    else:
-        err_text = f"final {headline}: no finite trial"
     compile_s, run_s = group["compile_seconds"], group["run_seconds"]
-    shared = f" shared by {group['size']} jobs" if group["size"] > 1 else ""
-    line = (
-        f"{label}: {err_text} over {cfg['trials']} trials at step {cfg['steps']} "
-        f"({n_bad} diverged) | compile {compile_s:.2f} s, run {run_s:.3f} s{shared} | {out_dir}"
-    )
+    line = _summary_line(label, headline, finals.get(headline), cfg, n_bad, group, out_dir)
     io.write_json(
         out_dir / io.JOB_META,
         {
@@ -173,6 +159,32 @@ def write_job(
         },
     )
     return JobResult(status, line, final)
+
+
+def _final_means(finals: dict[str, np.ndarray]) -> dict[str, float]:
+    """mean_ and std_ of every float metric and cost at the last log point, over finite trials."""
+    from gamebench.metrics import COSTS
+
+    final = {}
+    for name, values in finals.items():
+        if np.issubdtype(values.dtype, np.floating) or name in COSTS:
+            final[f"mean_{name}"] = float(np.mean(values)) if values.size else float("nan")
+            final[f"std_{name}"] = float(np.std(values)) if values.size else float("nan")
+    return final
+
+
+def _summary_line(label, headline, err, cfg, n_bad, group, out_dir) -> str:
+    """The one line a job prints: its headline metric over the finite trials, and its seconds."""
+    if err is not None and err.size:
+        err_text = f"final {headline} {np.mean(err):.4g} ± {np.std(err):.4g}"
+    else:
+        err_text = f"final {headline}: no finite trial"
+    shared = f" shared by {group['size']} jobs" if group["size"] > 1 else ""
+    return (
+        f"{label}: {err_text} over {cfg['trials']} trials at step {cfg['steps']} ({n_bad} "
+        f"diverged) | compile {group['compile_seconds']:.2f} s, run {group['run_seconds']:.3f} s"
+        f"{shared} | {out_dir}"
+    )
 
 
 def _plain(info: dict) -> dict:
