@@ -26,6 +26,8 @@ Metrics: dist (above) and upper_value = f(u, v) at the current pair.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -89,21 +91,18 @@ def make_quadratic_bilevel(
         del key
         return {"upper_value": f(u, best_response(u), None)}
 
-    if curvature:  # no closed form: no solution, and the upper value at the follower's v
-        return Problem(
-            name="quadratic_bilevel",
-            f=f,
-            g=g,
-            init_u=lambda key: jax.random.normal(key, (dim,)),
-            init_v=lambda key: jax.random.normal(key, (dim,)),
-            metrics=lambda u, v, key: {"upper_value": f(u, v, None)},
-        )
-    return Problem(
+    game = Problem(
         name="quadratic_bilevel",
         f=f,
         g=g,
         init_u=lambda key: jax.random.normal(key, (dim,)),
         init_v=lambda key: jax.random.normal(key, (dim,)),
+        metrics=lambda u, v, key: {"upper_value": f(u, v, None)},
+    )
+    if curvature:  # no closed form: no solution, and the upper value at the follower's v
+        return game
+    return dataclasses.replace(
+        game,
         metrics=metrics,
         solution=Solution(
             u_star[None, :].astype(np.float32), float(f(u_star, h_inv @ b @ u_star, None))
