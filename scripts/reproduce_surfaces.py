@@ -37,10 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot:
         return replot(args.out)
 
-    from gamebench.artefacts import reproduce
-    from gamebench.reports.surfaces import PAPER_SURFACES
+    from gamebench.artefacts import reproduce, swept_values
 
-    surfaces = chosen_names(parser, "surface", args.surfaces, PAPER_SURFACES)
+    surfaces = chosen_names(parser, "surface", args.surfaces, swept_values("surfaces", "problem"))
     overrides = [
         "experiment=surfaces",
         f"trials={args.trials}",
