@@ -105,7 +105,7 @@ def _task(cfg: DictConfig) -> None:
 
     try:
         result = run_job(cfg, out_dir)
-    except DataError as error:  # a dataset missing or corrupt: the user fixes it, no traceback
+    except (DataError, ConfigError) as error:  # missing data, too big: the user fixes it
         return _user_error(cfg, out_dir, job, multirun, error)
     except Exception as error:  # noqa: BLE001 - recorded, reported in one line, sweep goes on
         message = f"{type(error).__name__}: {one_line(error)}"

@@ -277,17 +277,40 @@ def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
     )
     seeds, params = group_parameters(members)
     args = (seeds, params, place_data(problem.data, template["trials"]))
+    points = template["steps"] // template["log_every"] + 1
+    if len(members) * template["trials"] * points > 10_000_000:  # only big runs pay for a trace
+        _check_memory(program, args, len(members), template["trials"])
     return _Part(members, problem, program, args)
+
+
+def _check_memory(program, args, jobs: int, trials: int) -> None:
+    """Refuse, before compiling, a part whose logged outputs and inputs alone exceed 80 % of this
+    machine's memory (the outputs grow as jobs x trials x log points x metrics)."""
+    import jax
+
+    from gamebench.config import ConfigError
+
+    leaves = jax.tree.leaves((jax.eval_shape(program, *args), args))
+    needed = sum(int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize for leaf in leaves)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > 0.8 * memory:
+        raise ConfigError(
+            f"trials={trials} ({jobs} job(s)) needs about {needed / 2**30:.0f} GB for its logged "
+            f"metrics and inputs; this machine has {memory / 2**30:.0f} GB (fewer trials, a larger "
+            "log_every, or a sweep over seeds)"
+        )
 
 
 def _fail(members: list[Member], error: BaseException) -> list[Any]:
     """Record `error` for every job of `members` (meta.json, and error.log unless the user can
     fix it from the message alone) and return their failed JobResults."""
     from gamebench.cli import one_line
+    from gamebench.config import ConfigError
     from gamebench.data import DataError
     from gamebench.experiment import JobResult, record_failure
 
-    user_error = isinstance(error, DataError)  # a dataset missing or corrupt: no traceback
+    # a dataset missing or corrupt, a run too big for the machine: the message says it all
+    user_error = isinstance(error, DataError | ConfigError)
     message = one_line(error) if user_error else f"{type(error).__name__}: {one_line(error)}"
     trace = "".join(traceback.format_exception(error))
     for member in members:

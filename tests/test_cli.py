@@ -124,6 +124,12 @@ def test_missing_dataset_is_one_line_and_exit_2(tmp_path):
         (["+foo=1"], "gamebench: error: unknown key 'foo'"),
         (["seed=99999999999999999999"], "gamebench: error: seed=99999999999999999999 is out"),
         (["compile=slow"], "gamebench: error: compile='slow' is not allowed; allowed: full, fast"),
+        (
+            ["solver.opt_u.lr=inf"],
+            "gamebench: error: solver.opt_u.lr=inf is out of range: must be a",
+        ),
+        (["--cfg", "job", "solver.k=0"], "gamebench: error: solver.k=0 is out of range"),
+        (["trials=1000000000"], "gamebench: error: trials=1000000000 (1 job(s)) needs about"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):
