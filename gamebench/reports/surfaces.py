@@ -20,8 +20,6 @@ import pandas as pd
 from gamebench import io
 from gamebench.reports.rows import Sweeps, finite_trials, load
 
-METHODS = ("GD", "Alt-GD", "K=1", "K=2", "K=5", "K=10")
-PAPER_SURFACES = ("saddle", "rotated_saddle", "seesaw", "monkey_saddle", "anti_saddle", "weapons")
 TABLE_COLUMNS = ["surface", "method", "mean", "std", "n_trials"]
 TRIAL_COLUMNS = ["surface", "method", "trial", "status", "u0", "u_final", "dist", "gap"]
 
@@ -33,6 +31,12 @@ def method_of(solver: str, k: int) -> str:
 def trials_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (surface, method, trial) from the jobs' trajectory rows: u at the first and the
     last log point, final distance and gap, and the trial's status."""
+    # the sweep's job order (the rows' order) is the experiment's: surfaces and methods as the
+    # paper lists them; tables and figures keep it
+    jobs = rows.drop_duplicates("job")
+    surface_rank = {s: i for i, s in enumerate(dict.fromkeys(jobs["problem"]))}
+    methods = [method_of(s, k) for s, k in zip(jobs["solver"], jobs["solver.k"])]
+    method_rank = {m: i for i, m in enumerate(dict.fromkeys(methods))}
     rows = rows.sort_values(["job", "trial", "step"], kind="stable")
     by_trial = rows.groupby(["job", "trial"], sort=False)
     first, last = by_trial.first(), by_trial.last()
@@ -49,8 +53,6 @@ def trials_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
             "gap": last["gap"].to_numpy(np.float64),
         }
     )
-    method_rank = {m: i for i, m in enumerate(METHODS)}
-    surface_rank = {s: i for i, s in enumerate(PAPER_SURFACES)}
     trials = trials.assign(
         _s=trials.surface.map(surface_rank), _m=trials.method.map(method_rank)
     ).sort_values(["_s", "_m", "trial"], kind="stable")
@@ -92,21 +94,16 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
         .agg(mean="mean", std=lambda d: float(np.std(d)), n_trials="count")
         .reset_index()
     )
-    order = {m: i for i, m in enumerate(METHODS)}
-    surface_order = {s: i for i, s in enumerate(PAPER_SURFACES)}
-    table = table.sort_values(
-        ["surface", "method"],
-        key=lambda col: col.map(surface_order if col.name == "surface" else order),
-    )
-    return table[TABLE_COLUMNS].reset_index(drop=True)
+    return table[TABLE_COLUMNS].reset_index(drop=True)  # in the trials' (the sweep's) order
 
 
 def markdown(table: pd.DataFrame) -> str:
     """Surfaces as rows, methods as columns, 'mean ± std' cells (the paper's layout)."""
     cell = table.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(table["mean"], table["std"])])
+    methods = list(dict.fromkeys(table.method))
     wide = cell.pivot(index="surface", columns="method", values="cell")
-    wide = wide.reindex(index=[s for s in PAPER_SURFACES if s in wide.index], columns=list(METHODS))
-    lines = ["| surface | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+    wide = wide.reindex(index=list(dict.fromkeys(table.surface)), columns=methods)
+    lines = ["| surface | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
     lines += [f"| {s} | " + " | ".join(wide.loc[s].fillna("n/a")) + " |" for s in wide.index]
     return "\n".join(lines) + "\n"
 
@@ -120,12 +117,13 @@ def surface_table_figure(trials: pd.DataFrame):
     rows = int(np.ceil(len(surfaces) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     rng = np.random.default_rng(0)  # horizontal jitter only, so overlapping trials stay visible
+    methods = list(dict.fromkeys(trials.method))
     for ax, surface in zip(axes.flat, surfaces):
-        for i, method in enumerate(METHODS):
+        for i, method in enumerate(methods):
             d = trials[(trials.surface == surface) & (trials.method == method)].dist.to_numpy()
             ax.scatter(i + rng.uniform(-0.25, 0.25, d.size), d, s=5, alpha=0.35, color=f"C{i}")
             ax.plot([i - 0.35, i + 0.35], [np.nanmean(d)] * 2, color="black", lw=1.5)
-        ax.set_xticks(range(len(METHODS)), METHODS, fontsize=8)
+        ax.set_xticks(range(len(methods)), methods, fontsize=8)
         ax.set_ylim(-0.02, 0.52)
         ax.set_title(surface, fontsize=10)
         ax.grid(alpha=0.3, axis="y")
