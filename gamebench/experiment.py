@@ -89,7 +89,7 @@ def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     group of one, through exactly the code a fused sweep runs."""
     from gamebench.sweep import Member, job_key, run_group
 
-    container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    container = OmegaConf.to_container(cfg, resolve=True)
     member = Member(0, str(out_dir), container, job_key(container))
     (result,) = run_group([member])
     if result.error is not None:
@@ -212,7 +212,7 @@ def record_failure(
     identity = {}
     try:
         if isinstance(cfg, DictConfig):
-            cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+            cfg = OmegaConf.to_container(cfg, resolve=True)
         identity = identity_of(cfg)
     except Exception:  # noqa: BLE001 - a broken config still gets its record
         pass

@@ -613,7 +613,7 @@ def plan_sweep(configs: list[tuple[int, Path, list[str], Any]], rerun: bool = Fa
             jobs.append({"num": num, "dir": str(out_dir), "key": None, "status": "failed"})
             refused += 1
             continue
-        container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        container = OmegaConf.to_container(cfg, resolve=True)
         same = first_of.setdefault(job_key(effective_config(container)), num)
         if same != num:
             why = "; ".join(ignored_settings(container)) or "the same config"

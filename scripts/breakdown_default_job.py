@@ -44,7 +44,7 @@ def phases(work: Path) -> list[tuple[str, float]]:
 
     cfg = compose_config(OVERRIDES)
     validate(cfg)
-    container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    container = OmegaConf.to_container(cfg, resolve=True)
     clock.lap("compose and validate the config")
     import jax
 

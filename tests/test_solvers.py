@@ -218,7 +218,7 @@ def test_every_float_hyperparameter_can_be_traced(compose, anti_saddle, name):
 
     from gamebench.sweep import Member, _Namespace, _set, group_parameters
 
-    config = OmegaConf.to_container(compose([f"solver={name}"]), resolve=True, enum_to_str=True)
+    config = OmegaConf.to_container(compose([f"solver={name}"]), resolve=True)
     _, params = group_parameters([Member(0, "", config, "")])
 
     def first_steps(values):
