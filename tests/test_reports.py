@@ -56,7 +56,8 @@ def test_privacy_methods_and_the_protocol_columns():
     metrics = {"protocol_utility_acc": [0.9, 0.85, 0.7, 0.88]}
     metrics["protocol_private_acc"] = [0.5, 0.67, 0.7, 0.52]
     table = table_from_rows(runner_rows(jobs, metrics))
-    assert list(dict.fromkeys(table.method)) == ["random", "pca", "minimax_linear", "minimax_nn"]
+    # the paper's layout (linear baselines, learned linear, then nn), the sweep's order within
+    assert list(dict.fromkeys(table.method)) == ["pca", "random", "minimax_linear", "minimax_nn"]
     assert (table[table.method == "pca"].utility_acc == 0.85).all() and len(table) == 8
     with pytest.raises(ValueError, match="run the sweep with problem.protocol=true"):
         table_from_rows(runner_rows(jobs, {"utility_acc": [0.5] * 4}))

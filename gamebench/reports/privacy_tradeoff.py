@@ -24,7 +24,6 @@ from gamebench import io
 from gamebench.reports.rows import Sweeps, load
 
 COLUMNS = ["dataset", "method", "d", "trial", "utility_acc", "private_acc"]
-METHOD_ORDER = ["random", "pca", "ppls", "plda", "minimax_linear", "random_nn", "minimax_nn"]
 
 
 def method_of(solver: str, baseline: str, filter_kind: str) -> str:
@@ -59,9 +58,13 @@ def table_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
             "private_acc": last.protocol_private_acc.to_numpy(np.float64),
         }
     )
-    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
-    table = table.assign(_rank=table.method.map(lambda m: rank.get(m, len(rank))))
-    table = table.sort_values(["dataset", "d", "_rank", "method", "trial"], kind="stable")
+    # rows as the paper lays them out: the linear filter's baselines, then the learned linear
+    # filter, then the same for the nn filter; within each, the sweep's order
+    learned = (last.solver != "baseline").to_numpy()
+    group = 2 * (last["problem.filter"] != "linear").to_numpy() + learned
+    first_seen = {m: i for i, m in enumerate(dict.fromkeys(methods))}
+    table = table.assign(_rank=1000 * group + table.method.map(first_seen).to_numpy())
+    table = table.sort_values(["dataset", "d", "_rank", "trial"], kind="stable")
     return table.drop(columns="_rank").reset_index(drop=True)[COLUMNS]
 
 
