@@ -79,6 +79,39 @@ def _as_float(images: jax.Array, mean: jax.Array) -> jax.Array:
     return x - mean[None, None, None, :]
 
 
+def _check_shapes(named_images: list[tuple[str, np.ndarray]], image_size: int) -> None:
+    for what, images in named_images:
+        if (
+            images.ndim != 4
+            or images.shape[1:3] != (image_size, image_size)
+            or images.shape[3] not in (1, 3)
+        ):
+            raise ValueError(
+                f"{what} images have shape {images.shape}; need (n, {image_size}, {image_size}, 1 or 3)"
+            )
+
+
+def accuracy(u: dict, images: jax.Array, labels: jax.Array, mean: jax.Array, conv: str):
+    """Share of `images` the leader's label classifier gets right, scored in chunks of EVAL_CHUNK
+    (lax.map) so an evaluation set never sits in memory as one batch of activations."""
+    n = images.shape[0]
+    size = min(EVAL_CHUNK, n)
+    chunks = -(-n // size)
+    pad = chunks * size - n  # padded images carry label -1 and never count as correct
+    images = jnp.pad(images, [(0, pad)] + [(0, 0)] * (images.ndim - 1))
+    labels = jnp.pad(labels, (0, pad), constant_values=-1)
+
+    def chunk_correct(chunk):
+        x, y = chunk
+        logits = mlp_apply(u["classifier"], features(u, _as_float(x, mean), conv), jax.nn.relu)
+        # non-finite logits (a diverged run) score NaN, not argmax's arbitrary class
+        correct = jnp.sum(jnp.argmax(logits, axis=1) == y).astype(jnp.float32)
+        return jnp.where(jnp.isfinite(logits).all(), correct, jnp.nan)
+
+    chunked = (images.reshape((chunks, size) + images.shape[1:]), labels.reshape(chunks, size))
+    return jnp.sum(jax.lax.map(chunk_correct, chunked)) / n
+
+
 def make_domain_adaptation(
     source: tuple[np.ndarray, np.ndarray],
     target: np.ndarray,
@@ -99,17 +132,10 @@ def make_domain_adaptation(
         raise ValueError(f"unknown conv {conv!r}; allowed: {', '.join(CONV_IMPLS)}")
     source_x, source_y = source
     image_size = source_x.shape[1]
-    for what, images in [("source", source_x), ("target", target)] + [
-        (k, v[0]) for k, v in eval_sets.items()
-    ]:
-        if (
-            images.ndim != 4
-            or images.shape[1:3] != (image_size, image_size)
-            or images.shape[3] not in (1, 3)
-        ):
-            raise ValueError(
-                f"{what} images have shape {images.shape}; need (n, {image_size}, {image_size}, 1 or 3)"
-            )
+    _check_shapes(
+        [("source", source_x), ("target", target)] + [(k, v[0]) for k, v in eval_sets.items()],
+        image_size,
+    )
     both = [source_x.reshape(-1, source_x.shape[3]), target.reshape(-1, target.shape[3])]
     mean = np.mean([np.broadcast_to(a.mean(axis=0), (3,)) for a in both], axis=0) / 255.0
     data = {
@@ -148,32 +174,9 @@ def make_domain_adaptation(
                 _as_float(data["target_x"][j], mean),
             )
 
-        def accuracy(u, images, labels):
-            n = images.shape[0]
-            size = min(EVAL_CHUNK, n)
-            chunks = -(-n // size)
-            pad = chunks * size - n  # padded images carry label -1 and never count as correct
-            images = jnp.pad(images, [(0, pad)] + [(0, 0)] * (images.ndim - 1))
-            labels = jnp.pad(labels, (0, pad), constant_values=-1)
-
-            def chunk_correct(chunk):
-                x, y = chunk
-                logits = mlp_apply(
-                    u["classifier"], features(u, _as_float(x, mean), conv), jax.nn.relu
-                )
-                # non-finite logits (a diverged run) score NaN, not argmax's arbitrary class
-                correct = jnp.sum(jnp.argmax(logits, axis=1) == y).astype(jnp.float32)
-                return jnp.where(jnp.isfinite(logits).all(), correct, jnp.nan)
-
-            chunked = (
-                images.reshape((chunks, size) + images.shape[1:]),
-                labels.reshape(chunks, size),
-            )
-            return jnp.sum(jax.lax.map(chunk_correct, chunked)) / n
-
         def metrics(u, v, key):
             del v, key
-            return {name: accuracy(u, x, y) for name, (x, y) in data["eval"].items()}
+            return {name: accuracy(u, x, y, mean, conv) for name, (x, y) in data["eval"].items()}
 
         return Problem(
             name=name,
