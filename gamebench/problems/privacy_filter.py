@@ -176,6 +176,24 @@ def init_filter(kind: str, key: jax.Array, dim_in: int, d: int, hidden: int):
     }
 
 
+def _closed_form_players(name: str, data, d: int, init_v, cache: dict):
+    """key -> (u, v) of a closed-form baseline: its filter U (computed in numpy from the training
+    set the first time a job asks, then kept in `cache`), a zero utility classifier, and the
+    adversary's usual initialisation."""
+    classes = data.utility_classes
+
+    def players(key):
+        if name not in cache:
+            cache[name] = baseline_filter(name, data, d)
+        u = {
+            "filter": {"U": jnp.asarray(cache[name])},
+            "w": (jnp.zeros((d, classes), jnp.float32), jnp.zeros((classes,), jnp.float32)),
+        }
+        return u, init_v(key)
+
+    return players
+
+
 def make_privacy_filter(
     data,
     *,
@@ -200,18 +218,6 @@ def make_privacy_filter(
     }
     c_util, c_priv = data.utility_classes, data.private_classes
     closed_form: dict[str, np.ndarray] = {}  # baseline filters, computed once when first asked for
-
-    def baseline_players(name: str):
-        def players(key):
-            if name not in closed_form:
-                closed_form[name] = baseline_filter(name, data, d)
-            u = {
-                "filter": {"U": jnp.asarray(closed_form[name])},
-                "w": (jnp.zeros((d, c_util), jnp.float32), jnp.zeros((c_util,), jnp.float32)),
-            }
-            return u, init_v(key)
-
-        return players
 
     def init_v(key):
         return (0.01 * jax.random.normal(key, (d, c_priv)), jnp.zeros((c_priv,), jnp.float32))
@@ -263,7 +269,10 @@ def make_privacy_filter(
             },
             baselines={}
             if filter != "linear"
-            else {name: baseline_players(name) for name in PRIVACY_BASELINES},
+            else {
+                name: _closed_form_players(name, data, d, init_v, closed_form)
+                for name in PRIVACY_BASELINES
+            },
             data=arrays,
             bind=bind,
         )
