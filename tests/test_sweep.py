@@ -189,23 +189,27 @@ def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(
     )
 
 
-def test_groups_run_under_other_launchers_with_the_basic_launchers_rows(tmp_path):
-    launchers = {"joblib": "hydra_joblib_launcher", "submitit_local": "hydra_submitit_launcher"}
-    for plugin in launchers.values():
-        pytest.importorskip(f"hydra_plugins.{plugin}", reason="pip install '.[scale]'")
+@pytest.mark.parametrize(
+    "launcher, plugin",
+    [
+        ("joblib", "hydra_joblib_launcher"),
+        ("submitit_local", "hydra_plugins.hydra_submitit_launcher"),
+    ],
+)
+def test_groups_run_under_other_launchers_with_the_basic_launchers_rows(tmp_path, launcher, plugin):
+    name = plugin.rsplit(".", 1)[-1]
+    pytest.importorskip(f"hydra_plugins.{name}", reason="pip install '.[scale]'")
     # two trial counts: two compiled groups, run as two launcher jobs (processes)
     args = ["-m", "problem=seesaw,anti_saddle", "solver=gda,kbeam", "trials=2,4", "debug=smoke"]
-    basic = gamebench(tmp_path, *args, "hydra.sweep.dir=basic")
+    other = gamebench(tmp_path, *args, f"hydra/launcher={launcher}", "hydra.sweep.dir=other")
+    assert other.returncode == 0, other.stderr
+    assert "to run in 2 compiled group(s)" in other.stdout
+    basic = gamebench(tmp_path, *args, "hydra.sweep.dir=basic", "hydra.sweeper.rerun=true")
     assert basic.returncode == 0, basic.stderr
-    rows = pd.read_csv(tmp_path / "basic" / "summary_all.csv")
-    for launcher in launchers:
-        other = gamebench(
-            tmp_path, *args, f"hydra/launcher={launcher}", f"hydra.sweep.dir={launcher}",
-            "hydra.sweeper.rerun=true",
-        )  # fmt: skip
-        assert other.returncode == 0, (launcher, other.stderr)
-        assert "to run in 2 compiled group(s)" in other.stdout
-        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / launcher / "summary_all.csv"), rows)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "other" / "summary_all.csv"),
+        pd.read_csv(tmp_path / "basic" / "summary_all.csv"),
+    )
 
 
 def test_the_mog_sweep_writes_its_report_from_rows_and_snapshots(tmp_path):
