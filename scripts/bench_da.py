@@ -24,12 +24,13 @@ def conv_comparison(repeats: int = 2) -> dict:
     import jax
     import jax.numpy as jnp
 
+    from gamebench.nn import CONV_IMPLS
     from gamebench.problems.domain_adaptation import features, init_leader
 
     u = init_leader(jax.random.PRNGKey(0), 28, 10, 0.1)
     x = jax.random.normal(jax.random.PRNGKey(1), (256, 28, 28, 3))
     out = {}
-    for impl in ("xla", "im2col"):
+    for impl in CONV_IMPLS:
 
         def loss(u, impl=impl):
             return jnp.sum(jnp.tanh(features(u, x, impl)))
