@@ -208,7 +208,14 @@ def _interrupted() -> None:
         write_gathered(sweep.active_sweep_dir)
         where = f"; finished jobs gathered into {sweep.active_sweep_dir}/jobs.csv"
     print(f"gamebench: interrupted{where}; the same command resumes", file=sys.stderr)
-    sys.exit(130)
+    from gamebench.io import release_all_locks
+
+    release_all_locks()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # not sys.exit: XLA's compiler threads, interrupted mid-compile, can crash the interpreter's
+    # teardown (seen: SIGSEGV after the message); the files and locks are settled by now
+    os._exit(130)
 
 
 def main() -> None:

@@ -220,11 +220,21 @@ def take_lock(directory: str | os.PathLike) -> Path:
             continue
         with os.fdopen(fd, "w") as handle:
             handle.write(me)
+        _HELD.add(directory)
         return lock
     raise LockError(f"could not lock {directory}")
 
 
+_HELD: set[Path] = set()  # directories this process has locked
+
+
+def release_all_locks() -> None:
+    for directory in list(_HELD):
+        release_lock(directory)
+
+
 def release_lock(directory: str | os.PathLike) -> None:
+    _HELD.discard(Path(directory))
     lock = Path(directory) / LOCK
     try:
         if lock.read_text().strip() == f"{os.getpid()} {platform.node()}":

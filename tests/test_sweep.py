@@ -238,3 +238,24 @@ def test_a_long_sweep_prints_progress_after_each_group_and_a_short_one_stays_qui
     )
     assert progress_line(position, now=5.0) is None  # a short sweep: quiet
     assert progress_line({**position, "index": 3}, now=60.0) is None  # the last: the summary says
+
+
+def test_ctrl_c_stops_in_one_line_keeps_finished_jobs_and_the_same_command_resumes(tmp_path):
+    args = ["-m", "problem=seesaw,anti_saddle", "solver=gda,kbeam", "trials=2,4,8", "debug=smoke"]
+    run = start_gamebench(tmp_path, *args, "hydra.sweep.dir=sweep")
+    for line in run.stdout:  # interrupt once the sweep is planned and its first group runs
+        if "sweep of 12 jobs" in line:
+            break
+    time.sleep(0.5)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("gamebench: interrupted; finished jobs gathered")
+    statuses = set(pd.read_csv(tmp_path / "sweep" / "jobs.csv").status)
+    assert (
+        statuses <= {"ok", "interrupted", "missing"}
+        and not (tmp_path / "sweep" / ".gamebench.lock").exists()
+    )
+    again = gamebench(tmp_path, *args, "hydra.sweep.dir=sweep")
+    assert again.returncode == 0, again.stderr
+    assert set(pd.read_csv(tmp_path / "sweep" / "jobs.csv").status) == {"ok"}
