@@ -9,13 +9,13 @@ command, the sweep's command, the groups' compile and run seconds and the enviro
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
 from gamebench import io
+from gamebench.reports.rows import job_metas
 
 
 def reproduce(
@@ -76,11 +76,8 @@ def reproduce(
 def _problem_data(sweep_dir: Path) -> dict:
     """Data the figures need beyond the rows (the GAN's mixture centres `modes`, a privacy
     dataset's `chance` accuracies), so --replot can redraw from the CSVs and this record."""
-    for job_dir in io.sweep_job_dirs(sweep_dir):
-        try:
-            info = json.loads((job_dir / io.JOB_META).read_text()).get("problem_info", {})
-        except (OSError, ValueError):
-            continue
+    for _, meta in job_metas(io.sweep_job_dirs(sweep_dir)):
+        info = meta.get("problem_info", {})
         return {key: info[key] for key in ("modes", "chance") if key in info}
     return {}
 
@@ -88,12 +85,8 @@ def _problem_data(sweep_dir: Path) -> dict:
 def _groups(sweep_dir: Path) -> list[dict]:
     """The compiled groups of the sweep (id, size, structures, compile and run seconds)."""
     groups = {}
-    for job_dir in io.sweep_job_dirs(sweep_dir):
-        try:
-            group = json.loads((job_dir / io.JOB_META).read_text()).get("group")
-        except (OSError, ValueError):
-            continue
-        if group:
+    for _, meta in job_metas(io.sweep_job_dirs(sweep_dir)):
+        if group := meta.get("group"):
             groups[group["id"]] = {k: v for k, v in group.items() if k != "jobs"}
     return list(groups.values())
 

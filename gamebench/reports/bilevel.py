@@ -17,14 +17,13 @@ holds the tables of the parts present.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import Sweeps, load
+from gamebench.reports.rows import Sweeps, load, read_meta
 
 COST_COLUMNS = ["solver", "T", "ms_per_step", "peak_bytes", "grad_evals", "hvps", "jvps"]
 CLEANING_COLUMNS = ["method", "trial", "test_acc", "precision", "recall"]
@@ -65,7 +64,7 @@ def cost_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per job: time and memory from its meta.json, products per step from its rows."""
     records = []
     for job, last in _last(rows).groupby("job", sort=False):
-        meta = json.loads((Path(job) / io.JOB_META).read_text())
+        meta = read_meta(Path(job))
         group = meta.get("group") or {}
         steps = int(last.step.iloc[0])
         if group.get("size", 1) != 1:

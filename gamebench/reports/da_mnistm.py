@@ -13,14 +13,13 @@ official MNIST-M test images, from the jobs' problem info).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import Sweeps, load
+from gamebench.reports.rows import Sweeps, job_metas, load
 
 ACCURACIES = ["source_acc", "target_acc", "target_official_acc"]
 CURVE_COLUMNS = ["method", "trial", "step", *ACCURACIES]
@@ -91,12 +90,8 @@ def summary_markdown(table: pd.DataFrame, methods: list[str], scale: dict | None
 
 def channel_stats_from_jobs(jobs: list[Path]) -> pd.DataFrame:
     """set, channel, mean, std of the MNIST-M test images the jobs evaluated on."""
-    for job_dir in jobs:
-        try:
-            info = json.loads((job_dir / io.JOB_META).read_text()).get("problem_info", {})
-        except (OSError, ValueError):
-            continue
-        if "channel_stats" in info:
+    for _, meta in job_metas(jobs):
+        if "channel_stats" in (info := meta.get("problem_info", {})):
             return pd.DataFrame(info["channel_stats"])
     return pd.DataFrame(columns=["set", "channel", "mean", "std"])
 

@@ -12,14 +12,13 @@ mog_samples.png.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import Sweeps, load
+from gamebench.reports.rows import Sweeps, load, read_meta
 
 COLUMNS = ["K", "trial", "step", "jsd", "modes_covered", "high_quality"]
 FINAL = ("jsd", "modes_covered", "high_quality")
@@ -38,7 +37,7 @@ def samples_from_snapshots(jobs: list[Path]) -> tuple[pd.DataFrame, np.ndarray |
         path = job_dir / "snapshots.npz"
         if not path.is_file():
             continue
-        meta = json.loads((job_dir / io.JOB_META).read_text())
+        meta = read_meta(job_dir)
         modes = np.asarray(meta.get("problem_info", {}).get("modes", modes))
         with np.load(path) as snap:
             at, samples = snap["steps"], snap["samples"]

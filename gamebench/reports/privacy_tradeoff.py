@@ -14,14 +14,13 @@ info).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gamebench import io
-from gamebench.reports.rows import Sweeps, load
+from gamebench.reports.rows import Sweeps, job_metas, load
 
 COLUMNS = ["dataset", "method", "d", "trial", "utility_acc", "private_acc"]
 
@@ -71,11 +70,8 @@ def table_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def chance_from_jobs(jobs: list[Path]) -> dict[str, tuple[float, float]]:
     """dataset -> (utility, private) chance accuracy, from the jobs' problem info."""
     chance = {}
-    for job_dir in jobs:
-        try:
-            info = json.loads((job_dir / io.JOB_META).read_text()).get("problem_info", {})
-        except (OSError, ValueError):
-            continue
+    for _, meta in job_metas(jobs):
+        info = meta.get("problem_info", {})
         if "chance" in info and "dataset" in info:
             chance[info["dataset"]] = (info["chance"]["utility"], info["chance"]["private"])
     return chance

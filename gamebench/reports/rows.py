@@ -28,7 +28,22 @@ def job_dirs(sweeps: Sweeps) -> list[Path]:
     return [job for sweep in sweep_dirs(sweeps) for job in io.sweep_job_dirs(sweep)]
 
 
-def job_rows(sweeps: Sweeps) -> tuple[pd.DataFrame, dict]:
+def read_meta(job_dir: Path) -> dict | None:
+    """A job's meta.json, or None when it is missing or unreadable (a job that never ran)."""
+    try:
+        return json.loads((Path(job_dir) / io.JOB_META).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def job_metas(jobs: list[Path]):
+    """(job dir, meta) for every job that has a readable meta.json, in order."""
+    for job_dir in jobs:
+        if (meta := read_meta(job_dir)) is not None:
+            yield job_dir, meta
+
+
+def job_rows(sweeps: Sweeps, jobs: list[Path] | None = None) -> tuple[pd.DataFrame, dict]:
     """(rows of every finished job of the sweep(s), with a `job` column; its scale: trials, steps,
     seed, command).
 
@@ -36,7 +51,7 @@ def job_rows(sweeps: Sweeps) -> tuple[pd.DataFrame, dict]:
     names the directory and what is missing.
     """
     frames, metas = [], []
-    for job_dir in job_dirs(sweeps):
+    for job_dir in job_dirs(sweeps) if jobs is None else jobs:
         path = job_dir / "trajectories.parquet"
         if path.is_file():
             frames.append(pd.read_parquet(path).assign(job=str(job_dir)))
@@ -70,8 +85,9 @@ def load(
 ) -> tuple[list[Path], Path, pd.DataFrame, dict]:
     """What every report's build() starts from: the job dirs, the output dir (default: the first
     sweep dir), the rows and the scale, whose command is `command` when given."""
-    rows, scale = job_rows(sweeps)
+    jobs = job_dirs(sweeps)
+    rows, scale = job_rows(sweeps, jobs)
     if command is not None:
         scale["command"] = command
     out = Path(out) if out is not None else sweep_dirs(sweeps)[0]
-    return job_dirs(sweeps), out, rows, scale
+    return jobs, out, rows, scale
