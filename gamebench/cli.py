@@ -26,22 +26,53 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from gamebench.config import ConfigError, config_dir, validate
+from gamebench.params import unknown_choice
 
 
 def one_line(error: BaseException) -> str:
     """A user-facing single line for an exception from composition, validation or a job."""
     text = str(error)
-    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    missing = re.search(r"Could not find '([\w/]+)/([^']*)'", text)
     if missing:
         group, value = missing.groups()
         options = re.findall(r"^\t(\S+)$", text, flags=re.MULTILINE)
-        allowed = f"; allowed: {', '.join(o for o in options)}" if options else ""
-        return f"unknown {group} {value!r}{allowed}"
+        return unknown_choice(group, value, options) if options else f"unknown {group} {value!r}"
+    overridden = re.search(r"Could not override '([\w.]+)'", text)
+    not_in_schema = overridden and "not in" in f"{text} {error.__cause__}"
+    if not_in_schema:  # Hydra suggests `+key=...`, which the schema check then refuses too
+        return _unknown_key(overridden.group(1))
     cause = error.__cause__
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text}: {cause}"
     text = re.sub(r"\s*full_key:.*", "", text, flags=re.DOTALL) if "full_key" in text else text
     return " ".join(text.split()) or type(error).__name__
+
+
+def _unknown_key(key: str) -> str:
+    """An override of a key no schema declares, with the closest declared key of its group."""
+    import difflib
+
+    from gamebench.config import RUN_PARAMS, SOLVER_PARAMS
+    from gamebench.optim import OPTIMIZER_PARAMS
+    from gamebench.problems import PROBLEMS
+
+    *parents, name = key.split(".")
+    prefix = ".".join(parents)
+    fields = {
+        "": RUN_PARAMS,
+        "solver": SOLVER_PARAMS,
+        "solver.opt_u": OPTIMIZER_PARAMS,
+        "solver.opt_v": OPTIMIZER_PARAMS,
+        "problem": {n: p for spec in PROBLEMS.values() for n, p in spec.params.items()},
+    }.get(prefix, {})
+    if prefix == "problem" and name in fields:
+        owners = sorted(n for n, spec in PROBLEMS.items() if name in spec.params)
+        return f"unknown key {key!r}: not a field of this problem (only of {', '.join(owners)})"
+    close = difflib.get_close_matches(name, list(fields), n=1)
+    if close:
+        return f"unknown key {key!r}; did you mean '{prefix + '.' if prefix else ''}{close[0]}'?"
+    group = parents[0] if parents else "run"
+    return f"unknown key {key!r}: not a field of this {group} (gamebench --fields)"
 
 
 def _job_failed(out_dir) -> None:
@@ -147,7 +178,25 @@ def _register_sweeper() -> None:
     Plugins.instance().register(GamebenchSweeper)
 
 
+def _choosable_groups() -> str:
+    """The config groups a user picks options from, for `--help`, from Hydra's search path (so a
+    plugin's groups show too); the schema group, which only validates, and Hydra's own are left out."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    hydra_app = GlobalHydra.instance().hydra
+    groups = [
+        g
+        for g in hydra_app.list_all_config_groups()
+        if g.split("/")[0] not in ("hydra", "schema")
+    ]
+    loader = hydra_app.config_loader
+    return "\n".join(
+        f"{group}: {', '.join(sorted(loader.get_group_options(group)))}" for group in sorted(groups)
+    )
+
+
 _register_sweeper()
+OmegaConf.register_new_resolver("gamebench_groups", _choosable_groups, replace=True)
 # ${gamebench_pid:} in the default run dir: runs started in the same second get their own dirs
 OmegaConf.register_new_resolver("gamebench_pid", os.getpid, replace=True)
 _hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(
@@ -177,7 +226,7 @@ def print_fields(names: list[str]) -> None:
     for group, name in zip(names[::2], names[1::2]):
         registry = {"solver": SOLVERS, "problem": PROBLEMS}.get(group, {})
         if name not in registry:
-            _exit(2, f"error: unknown {group} {name!r}; allowed: {', '.join(sorted(registry))}")
+            _exit(2, f"error: {unknown_choice(group, name, sorted(registry))}")
         show(f"{group}={name}:", registry[name].params)
 
 
@@ -194,6 +243,10 @@ def _validate_printed_config(argv: list[str]) -> None:
             validate(compose_config([o for o in args.overrides if not o.startswith("hydra")]))
         except ConfigError as error:
             _exit(2, f"error: {error}")
+        except Exception as error:  # noqa: BLE001 - composition: an unknown option or key
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            _exit(2, f"error: {one_line(error)}")
 
 
 def _interrupted() -> None:

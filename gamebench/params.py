@@ -61,11 +61,18 @@ def one_of(*choices: Any) -> Check:
     return Check(lambda v: v in choices, "allowed: " + ", ".join(map(str, choices)), choices)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # numbers enter the compiled programs as float32
+
+
 def check_value(path: str, value: Any, param: Param) -> None:
     """Raise ConfigError naming `path=value` and what is allowed when the value fails its check."""
     check = param.check
     if isinstance(value, float) and not math.isfinite(value):  # inf passes ">= 0"; nan fails all
         raise ConfigError(f"{path}={value} is out of range: must be a finite number")
+    if isinstance(value, float) and abs(value) > FLOAT32_MAX:  # traced as float32: it would be inf
+        raise ConfigError(
+            f"{path}={value} is out of range: must be a finite float32 (|x| <= {FLOAT32_MAX:.4g})"
+        )
     if check is None or value is None or check.ok(value):
         return
     if check.choices is not None:
@@ -91,6 +98,23 @@ def per_solver(solver_name: str, values: dict, default: Any) -> Any:
     """The `per_solver` config resolver: `${per_solver:${solver.name},{penalty: 0.05},1.0}` is a
     protocol value that depends on the job's solver, `default` for the solvers not listed."""
     return values.get(solver_name, default)
+
+
+def unknown_choice(kind: str, value: str, options: list[str], budget: int = 180) -> str:
+    """"unknown solver 'kbeem'; did you mean 'kbeam'? allowed: ..." in one line of about `budget`
+    characters: the closest option named first, the list cut short (with its count) where a long
+    registry would run on."""
+    import difflib
+
+    close = difflib.get_close_matches(value, options, n=1)
+    head = f"unknown {kind} {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    listed: list[str] = []
+    for option in options:
+        if len(head) + len(", ".join([*listed, option])) + 45 > budget:
+            break
+        listed.append(option)
+    more = f", ... ({len(options)} in all: gamebench --help)" if len(listed) < len(options) else ""
+    return f"{head}{' ' if close else '; '}allowed: {', '.join(listed)}{more}"
 
 
 def check_known_keys(node: Any, prefix: str = "") -> None:

@@ -257,7 +257,12 @@ def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
     template = members[0].config
     problem_key = json.dumps(template["problem"], sort_keys=True)
     if problem_key not in problems:  # built once per group: parts share it (and its figure)
-        problems[problem_key] = make_problem(_Namespace.of(template["problem"]))
+        try:
+            problems[problem_key] = make_problem(_Namespace.of(template["problem"]))
+        except ValueError as error:  # a limit the field's own check cannot state: the user's to fix
+            from gamebench.config import ConfigError
+
+            raise ConfigError(f"problem {template['problem']['name']}: {error}") from error
     problem = problems[problem_key]
     headline = headline_metric(problem)
 
