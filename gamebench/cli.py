@@ -185,9 +185,7 @@ def _choosable_groups() -> str:
 
     hydra_app = GlobalHydra.instance().hydra
     groups = [
-        g
-        for g in hydra_app.list_all_config_groups()
-        if g.split("/")[0] not in ("hydra", "schema")
+        g for g in hydra_app.list_all_config_groups() if g.split("/")[0] not in ("hydra", "schema")
     ]
     loader = hydra_app.config_loader
     return "\n".join(

@@ -101,9 +101,8 @@ def per_solver(solver_name: str, values: dict, default: Any) -> Any:
 
 
 def unknown_choice(kind: str, value: str, options: list[str], budget: int = 180) -> str:
-    """"unknown solver 'kbeem'; did you mean 'kbeam'? allowed: ..." in one line of about `budget`
-    characters: the closest option named first, the list cut short (with its count) where a long
-    registry would run on."""
+    """One line of about `budget` characters for an unknown option, the closest one named first:
+    "unknown solver 'kbeem'; did you mean 'kbeam'? allowed: ..." (a long list cut, with its count)."""
     import difflib
 
     close = difflib.get_close_matches(value, options, n=1)
