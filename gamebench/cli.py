@@ -154,10 +154,14 @@ def _task(cfg: DictConfig) -> None:
 def _run_group(cfg: DictConfig) -> None:
     """Run the jobs of one fused group (validated by the sweeper) and print their summary lines."""
     from gamebench.experiment import configure_jax
-    from gamebench.sweep import load_group, progress_line, run_group
+    from gamebench.sweep import load_group, progress_line, run_group, run_shard
 
     configure_jax(cfg.devices, cfg.compile_cache)
     group_id, members, position = load_group(cfg.sweep_group)
+    if position.get("trials"):  # one shard of the group's trials: merged by the sweeper
+        for line in run_shard(members, group_id, *position["trials"]):
+            print(f"gamebench: {line}", file=sys.stderr)
+        return
     for member, result in zip(members, run_group(members, group_id)):
         if result.status == "failed":
             print(f"gamebench: {result.summary_line}", file=sys.stderr)

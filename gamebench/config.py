@@ -54,6 +54,10 @@ RUN_PARAMS = {
     "compile": Param("full", "fast: a third of the compile time, slower runs", one_of("full", "fast")),
     "sweep_group": Param(None, "set by the sweeper: the file listing one fused group", kind=str),
     "fuse": Param(True, "false: a sweep runs this job alone (its seconds are its own)"),
+    "trials_per_shard": Param(
+        0, "split the trials into shards of at most this many, one launcher job each, merged "
+        "exactly (0: no split)", at_least(0),
+    ),
 }  # fmt: skip
 
 

@@ -87,11 +87,13 @@ def identity_of(config: dict) -> dict[str, Any]:
 def run_job(cfg: DictConfig, out_dir: str | Path) -> JobResult:
     """Run every trial of one (problem, solver, hyperparameters) in a single compiled program: a
     group of one, through exactly the code a fused sweep runs."""
-    from gamebench.sweep import Member, job_key, run_group
+    from gamebench.sweep import Member, job_key, run_group, run_sharded, shard_ranges
 
     container = OmegaConf.to_container(cfg, resolve=True)
     member = Member(0, str(out_dir), container, job_key(container))
-    (result,) = run_group([member])
+    # trials_per_shard: the shards one after another (memory bounded; a killed run resumes)
+    sharded = len(shard_ranges(container)) > 1
+    (result,) = run_sharded([member]) if sharded else run_group([member])
     if result.error is not None:
         raise result.error
     return result

@@ -81,13 +81,17 @@ def make_group_run(
     progress: ProgressFn | None = None,
     headline: str = "dist",
 ) -> Callable[..., Metrics]:
-    """Build run(seeds, params, data=None) for a group of jobs that share one program structure.
+    """Build run(seeds, params, data=None, first_trial=0) for a group of jobs that share one
+    program structure.
 
     seeds: int32 (jobs,); params: a pytree whose leaves are (jobs,) arrays, the numeric
     hyperparameters that differ between the jobs. `build(params of one job)` returns that job's
     Problem and Solver with the hyperparameters as traced values, so one compiled program serves
     every value. The job axis is vmapped outside the trial axis; trial i of a job has the key
     `trial_keys(seed, trials)[i]`, computed inside the program (no separate small program).
+    With `first_trial` (traced, so every shard of one size shares a program), the program runs
+    trials first_trial .. first_trial + trials - 1 of each job: trial i has the same key
+    whatever the split, so its numbers are those of the unsplit run.
     Returns metrics with leaves (jobs, trials, steps // log_every + 1, ...).
     """
     program = _program(
@@ -101,8 +105,8 @@ def make_group_run(
     mesh = _trial_mesh(trials)
     padded = trials + ((-trials) % mesh.size if mesh is not None else 0)
 
-    def run(seeds: jax.Array, params: Any, data=None) -> Metrics:
-        keys = jax.vmap(lambda seed: trial_keys(seed, padded))(seeds)  # (jobs, padded, 2)
+    def run(seeds: jax.Array, params: Any, data=None, first_trial: jax.Array | int = 0) -> Metrics:
+        keys = jax.vmap(lambda seed: trial_keys(seed, padded, first_trial))(seeds)
         if mesh is not None:  # trials split over the devices; padded trials are dropped below
             keys = jax.lax.with_sharding_constraint(
                 keys, NamedSharding(mesh, PartitionSpec(None, "trials"))
@@ -204,10 +208,11 @@ def _program(
     return program
 
 
-def trial_keys(seed: int, trials: int) -> jax.Array:
-    """Key of trial i is fold_in(PRNGKey(seed), i): independent of how many trials are run."""
+def trial_keys(seed: int, trials: int, first: int = 0) -> jax.Array:
+    """Keys of trials first .. first + trials - 1; the key of trial i is fold_in(PRNGKey(seed), i),
+    independent of how many trials are run and of how they are split."""
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-        jax.random.PRNGKey(seed), jnp.arange(trials)
+        jax.random.PRNGKey(seed), first + jnp.arange(trials)
     )
 
 

@@ -37,7 +37,7 @@ from gamebench import io
 from gamebench.data.store import cache_root
 
 # keys that never change a job's numbers or files: left out of its hash and its structure
-_RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache", "fuse")
+_RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache", "fuse", "trials_per_shard")
 INDEX_VERSION = 1
 # output dirs of the jobs that failed in this process (the CLI exits 1 at the end if any did)
 failed_jobs: list[str] = []
@@ -247,24 +247,35 @@ class _Part:
     args: tuple = ()
 
 
-def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
-    from gamebench.experiment import progress_for
-    from gamebench.game import headline_metric
+def _problem_of(template: dict, problems: dict[str, Any]) -> Any:
+    """The job's Problem, built once per group (parts share it, and its figure)."""
     from gamebench.problems import make_problem
-    from gamebench.run import make_group_run, place_data
-    from gamebench.solvers import make_solver
 
-    template = members[0].config
     problem_key = json.dumps(template["problem"], sort_keys=True)
-    if problem_key not in problems:  # built once per group: parts share it (and its figure)
+    if problem_key not in problems:
         try:
             problems[problem_key] = make_problem(_Namespace.of(template["problem"]))
         except ValueError as error:  # a limit the field's own check cannot state: the user's to fix
             from gamebench.config import ConfigError
 
             raise ConfigError(f"problem {template['problem']['name']}: {error}") from error
-    problem = problems[problem_key]
+    return problems[problem_key]
+
+
+def _build_part(
+    members: list[Member], problems: dict[str, Any], trial_range: tuple[int, int] | None = None
+) -> _Part:
+    """A part's problem and program, for all of its jobs' trials or for trials [start, stop)."""
+    from gamebench.experiment import progress_for
+    from gamebench.game import headline_metric
+    from gamebench.run import make_group_run, place_data
+    from gamebench.solvers import make_solver
+
+    template = members[0].config
+    problem = _problem_of(template, problems)
     headline = headline_metric(problem)
+    first, stop = trial_range or (0, template["trials"])
+    trials = stop - first
 
     def build(params: dict):
         solver_cfg = json.loads(json.dumps(template["solver"]))
@@ -274,17 +285,17 @@ def _build_part(members: list[Member], problems: dict[str, Any]) -> _Part:
 
     program = make_group_run(
         build,
-        trials=template["trials"],
+        trials=trials,
         steps=template["steps"],
         log_every=template["log_every"],
         progress=progress_for(template, headline),
         headline=headline,
     )
     seeds, params = group_parameters(members)
-    args = (seeds, params, place_data(problem.data, template["trials"]))
+    args = (seeds, params, place_data(problem.data, trials), np.int32(first))
     points = template["steps"] // template["log_every"] + 1
-    if len(members) * template["trials"] * points > 10_000_000:  # only big runs pay for a trace
-        _check_memory(program, args, len(members), template["trials"])
+    if len(members) * trials * points > 10_000_000:  # only big runs pay for a trace
+        _check_memory(program, args, len(members), trials)
     return _Part(members, problem, program, args)
 
 
@@ -375,17 +386,23 @@ def _run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     return [results[m.num] for m in members]
 
 
-def _build_parts(members: list[Member], results: dict[int, Any]) -> list[_Part]:
-    """One part per structure, in sweep order; a part that cannot be built records its jobs'
-    failures in `results` and is left out."""
+def _by_structure(members: list[Member]) -> list[list[Member]]:
     by_structure: dict[str, list[Member]] = {}
     for member in members:
         by_structure.setdefault(structure_key(member.config), []).append(member)
+    return list(by_structure.values())
+
+
+def _build_parts(
+    members: list[Member], results: dict[int, Any], trial_range: tuple[int, int] | None = None
+) -> list[_Part]:
+    """One part per structure, in sweep order; a part that cannot be built records its jobs'
+    failures in `results` and is left out."""
     problems: dict[str, Any] = {}  # built once per group: parts share it (and its figure)
     parts = []
-    for part_members in by_structure.values():
+    for part_members in _by_structure(members):
         try:
-            parts.append(_build_part(part_members, problems))
+            parts.append(_build_part(part_members, problems, trial_range))
         except Exception as error:  # noqa: BLE001 - this part's jobs get the record
             results.update(zip([m.num for m in part_members], _fail(part_members, error)))
     return parts
@@ -501,8 +518,118 @@ def _write_all(count: int) -> list:
             return pool.map(_write_member, range(count), chunksize=-(-count // workers))
 
 
+# --- trial shards: a group's trials split over launcher jobs, merged exactly ---
+
+SHARDS_DIR = ".shards"  # in a job's dir: one file per finished trial range, removed once merged
+
+
+def shard_ranges(config: dict) -> list[tuple[int, int]]:
+    """The trial ranges [start, stop) a job's trials are split into (`trials_per_shard`)."""
+    trials, per_shard = config["trials"], config.get("trials_per_shard") or 0
+    if not per_shard or trials <= per_shard:
+        return [(0, trials)]
+    return [(start, min(start + per_shard, trials)) for start in range(0, trials, per_shard)]
+
+
+def _shard_path(member: Member, start: int, stop: int) -> Path:
+    return Path(member.out_dir) / SHARDS_DIR / f"{start}-{stop}.npz"
+
+
+def _read_shard(member: Member, start: int, stop: int) -> dict[str, np.ndarray] | None:
+    """A finished shard of this job (written atomically, named by the job's key), or None."""
+    try:
+        with np.load(_shard_path(member, start, stop)) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError):
+        return None
+    if str(arrays.pop("_key", "")) != member.key:
+        return None
+    return arrays
+
+
+def shard_done(members: list[Member], start: int, stop: int) -> bool:
+    return all(_read_shard(m, start, stop) is not None for m in members)
+
+
+def run_shard(members: list[Member], group_id: str, start: int, stop: int) -> list[str]:
+    """Compile and run trials [start, stop) of every job of the group and store each job's
+    outputs in its shard file; the jobs' files are written when every shard is in
+    (merge_shards). Returns one line per job that could not run."""
+    failures: dict[int, Any] = {}
+    parts = _build_parts(members, failures, (start, stop))
+    lines = [f"{group_id} trials {start}-{stop}: {r.summary_line}" for r in failures.values()]
+    if not parts:
+        return lines
+    try:
+        outputs, timing = _compile_and_run(parts, members[0].config)
+    except Exception as error:  # noqa: BLE001 - the merge reports the jobs of a missing shard
+        return [*lines, f"{group_id} trials {start}-{stop} failed: {type(error).__name__}: {error}"]
+    for part, part_outputs in zip(parts, outputs):
+        for index, member in enumerate(part.members):
+            mine = {name: values[index] for name, values in part_outputs.items()}
+            timing_arrays = {f"_{k}": np.float64(v or 0) for k, v in timing.items()}
+            io.write_npz(
+                _shard_path(member, start, stop), _key=np.str_(member.key), **mine, **timing_arrays
+            )
+    return lines
+
+
+def merge_shards(members: list[Member], group_id: str) -> list[Any]:
+    """Every job's files from its shards (their trials concatenated in order: the unsplit run's
+    arrays); a job with a shard missing is recorded as failed. Returns JobResults in order."""
+    from gamebench.experiment import JobResult, record_failure
+
+    ranges = shard_ranges(members[0].config)
+    results: dict[int, Any] = {}
+    parts, outputs = [], []
+    timing = {"compile_seconds": 0.0, "run_seconds": 0.0, "temp_bytes": 0.0}
+    problems: dict[str, Any] = {}
+    for part_members in _by_structure(members):
+        complete, arrays = [], []
+        for member in part_members:
+            shards = [_read_shard(member, start, stop) for start, stop in ranges]
+            missing = [f"{a}-{b}" for (a, b), s in zip(ranges, shards) if s is None]
+            if missing:
+                message = f"trials {', '.join(missing)} did not finish; the same command runs them"
+                record_failure(member.config, member.out_dir, "failed", message, key=member.key)
+                results[member.num] = JobResult("failed", f"job {member.num} failed: {message}")
+                continue
+            costs = {name: [float(s.pop(f"_{name}")) for s in shards] for name in timing}
+            timing = {  # every job of a shard stores the shard's costs: summed over shards
+                "compile_seconds": sum(costs["compile_seconds"]),
+                "run_seconds": sum(costs["run_seconds"]),
+                "temp_bytes": int(max(costs["temp_bytes"])),
+            }
+            complete.append(member)
+            arrays.append({k: np.concatenate([s[k] for s in shards]) for k in shards[0]})
+        if complete:
+            try:
+                parts.append(_Part(complete, _problem_of(complete[0].config, problems)))
+            except Exception as error:  # noqa: BLE001
+                results.update(zip([m.num for m in complete], _fail(complete, error)))
+                continue
+            outputs.append({k: np.stack([a[k] for a in arrays]) for k in arrays[0]})
+    if parts:
+        group = {"id": group_id, **timing, "shards": [list(r) for r in ranges]}
+        results.update(_write_parts(parts, outputs, group))
+    for member in members:
+        if results[member.num].status != "failed":
+            shutil.rmtree(Path(member.out_dir) / SHARDS_DIR, ignore_errors=True)
+    return [results[m.num] for m in members]
+
+
+def run_sharded(members: list[Member], group_id: str = "single") -> list[Any]:
+    """Every shard of the group in this process (those not finished before), then the merge."""
+    for start, stop in shard_ranges(members[0].config):
+        if not shard_done(members, start, stop):
+            for line in run_shard(members, group_id, start, stop):
+                print(f"gamebench: {line}", file=sys.stderr)
+    return merge_shards(members, group_id)
+
+
 def load_group(spec_path: str | Path) -> tuple[str, list[Member], dict]:
-    """(group id, members, where the group stands in its sweep: index, groups, jobs, started)."""
+    """(group id, members, where the group stands in its sweep: index, groups, jobs, started,
+    and for a shard its trial range)."""
     spec = json.loads(Path(spec_path).read_text())
     return spec["id"], [Member(**m) for m in spec["members"]], spec.get("position", {})
 

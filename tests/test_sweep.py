@@ -127,6 +127,58 @@ def test_kill_9_then_the_same_command_completes_every_job_once(tmp_path):
     assert jobs.status.eq("ok").all() and len(jobs) == 16
 
 
+SHARDED = ["trials=2000", "steps=2000", "log_every=1000", "plot=false"]
+
+
+def test_trial_shards_merge_to_the_unsplit_run_bitwise(tmp_path):
+    # two structures in one merged group: 4 launcher jobs of 500 trials, then one merge
+    args = ["-m", "problem=seesaw,anti_saddle", "solver=kbeam", *SHARDED]
+    split = gamebench(tmp_path, *args, "trials_per_shard=500", "hydra.sweep.dir=split")
+    assert split.returncode == 0, split.stderr
+    shard_specs = sorted(p.name for p in (tmp_path / "split" / ".groups").glob("*.json"))
+    assert shard_specs == [f"g0.t{a}-{a + 500}.json" for a in (0, 1000, 1500, 500)]
+    whole = gamebench(tmp_path, *args, "hydra.sweep.dir=whole", "hydra.sweeper.rerun=true")
+    assert whole.returncode == 0, whole.stderr
+    for job in ("0", "1"):
+        split_rows = pd.read_parquet(tmp_path / "split" / job / "trajectories.parquet")
+        assert split_rows.trial.nunique() == 2000
+        pd.testing.assert_frame_equal(
+            split_rows,
+            pd.read_parquet(tmp_path / "whole" / job / "trajectories.parquet"),
+            check_exact=True,
+        )
+        assert meta(tmp_path / "split" / job)["group"]["shards"][-1] == [1500, 2000]
+        assert not (tmp_path / "split" / job / ".shards").exists()  # merged, then removed
+
+
+def test_a_killed_sharded_sweep_runs_only_its_missing_shards_again(tmp_path):
+    args = ["-m", "problem=seesaw", *SHARDED, "trials_per_shard=500", "hydra.sweep.dir=sweep"]
+    process = start_gamebench(
+        tmp_path, *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    shards = tmp_path / "sweep" / "0" / ".shards"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None and not list(shards.glob("*")):
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list(shards.glob("*.npz"))) if shards.exists() else 0
+
+    again = gamebench(tmp_path, *args)
+    assert again.returncode == 0, again.stderr
+    if not (tmp_path / "sweep" / "0" / "meta.json").exists() or finished:
+        launched = (again.stdout + again.stderr).count("sweep_group=")
+        assert launched == 4 - finished  # the finished shards are not run again
+    lone = gamebench(tmp_path, "problem=seesaw", *SHARDED, "hydra.run.dir=lone")
+    assert lone.returncode == 0, lone.stderr
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "sweep" / "0" / "trajectories.parquet"),
+        pd.read_parquet(tmp_path / "lone" / "trajectories.parquet"),
+        check_exact=True,
+    )
+
+
 def test_a_diverging_job_is_recorded_and_its_group_keeps_the_others(tmp_path):
     result = gamebench(
         tmp_path,
@@ -259,3 +311,16 @@ def test_ctrl_c_stops_in_one_line_keeps_finished_jobs_and_the_same_command_resum
     again = gamebench(tmp_path, *args, "hydra.sweep.dir=sweep")
     assert again.returncode == 0, again.stderr
     assert set(pd.read_csv(tmp_path / "sweep" / "jobs.csv").status) == {"ok"}
+
+
+def test_trials_sharded_over_several_cpu_devices_equal_one_device_bitwise(tmp_path):
+    # 10 trials over 3 XLA CPU devices: padded to 12, sharded, the padding dropped
+    runs = {}
+    for devices in (1, 3):
+        args = ["problem=seesaw", "trials=10", "debug=smoke", f"devices={devices}"]
+        result = gamebench(tmp_path, *args, f"hydra.run.dir=d{devices}")
+        assert result.returncode == 0, result.stderr
+        runs[devices] = pd.read_parquet(tmp_path / f"d{devices}" / "trajectories.parquet")
+        assert len(meta(tmp_path / f"d{devices}")["devices"]) == devices
+    assert runs[1].trial.nunique() == 10
+    pd.testing.assert_frame_equal(runs[1], runs[3], check_exact=True)

@@ -13,6 +13,7 @@ This module is imported by Hydra's plugin discovery on every start: it imports n
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,7 @@ class GamebenchSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from gamebench import io, sweep
-        from gamebench.sweep import plan_sweep, save_group
+        from gamebench.sweep import plan_sweep, save_group, shard_done, shard_ranges
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -117,21 +118,45 @@ class GamebenchSweeper(Sweeper):
         plan = plan_sweep(configs, rerun=self.rerun)
         io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": io.relative_jobs(plan.jobs, sweep_dir)})
         print(plan.headline(), flush=True)
-        batch = []
+        batch, sharded = [], []
         started, jobs_before, total = time.time(), 0, sum(len(m) for _, m in plan.groups)
         for index, (group_id, members) in enumerate(plan.groups):
-            spec = sweep_dir / GROUPS_DIR / f"{group_id}.json"
             position = {"index": index, "groups": len(plan.groups), "size": len(members)}
             position |= {"jobs_before": jobs_before, "jobs": total, "started": started}
-            save_group(spec, group_id, members, position)
             jobs_before += len(members)
-            batch.append(
-                [
-                    *members[0].overrides,
-                    f"sweep_group={spec.resolve()}",
-                    f"hydra.sweep.subdir={GROUPS_DIR}/{group_id}",
+            ranges = shard_ranges(members[0].config)
+            if len(ranges) > 1:  # one launcher job per trial range not finished before
+                sharded.append((group_id, members))
+                todo = [r for r in ranges if not shard_done(members, *r)]
+                launches = [
+                    (f"{group_id}.t{a}-{b}", {**position, "trials": [a, b]}) for a, b in todo
                 ]
-            )
-        if not batch:
-            return []
-        return [self.launcher.launch(batch, initial_job_idx=0)]
+            else:
+                launches = [(group_id, position)]
+            for name, where in launches:
+                spec = sweep_dir / GROUPS_DIR / f"{name}.json"
+                save_group(spec, name, members, where)
+                batch.append(
+                    [
+                        *members[0].overrides,
+                        f"sweep_group={spec.resolve()}",
+                        f"hydra.sweep.subdir={GROUPS_DIR}/{name}",
+                    ]
+                )
+        returns = [self.launcher.launch(batch, initial_job_idx=0)] if batch else []
+        for group_id, members in sharded:
+            self._merge(group_id, members)
+        return returns
+
+    def _merge(self, group_id: str, members: list) -> None:
+        """A sharded group's jobs written from their shards, once every launcher job returned."""
+        from gamebench.experiment import configure_jax
+        from gamebench.sweep import failed_jobs, merge_shards
+
+        configure_jax(members[0].config["devices"], members[0].config["compile_cache"])
+        for member, result in zip(members, merge_shards(members, group_id)):
+            if result.status == "failed":
+                print(f"gamebench: {result.summary_line}", file=sys.stderr)
+                failed_jobs.append(member.out_dir)
+            else:
+                print(result.summary_line, flush=True)
