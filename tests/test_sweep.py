@@ -246,6 +246,7 @@ def test_an_experiment_sweep_writes_its_report_and_gamebench_report_rebuilds_it(
     [
         ("joblib", "hydra_joblib_launcher"),
         ("submitit_local", "hydra_plugins.hydra_submitit_launcher"),
+        ("ray", "hydra_plugins.hydra_ray_launcher"),  # starts a local Ray cluster, stops at exit
     ],
 )
 def test_groups_run_under_other_launchers_with_the_basic_launchers_rows(tmp_path, launcher, plugin):
