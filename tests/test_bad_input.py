@@ -92,6 +92,16 @@ BAD_INPUT = [
     (["--fields", "solver", "kbeem"], 2, E + "unknown solver 'kbeem'; did you mean 'kbeam'?"),
     (["-m", "problem=nope,seesaw"], 2, E + "unknown problem 'nope'; allowed: anti_saddle,"),
     (["-m", "solver.k=0,1"], 1, "gamebench: job 0 failed: solver.k=0 is out of range: must be"),
+    (
+        ["-m", "solver.opt_u.lr=interval(0.01, 1)", "+hydra.sweeper.search.direction=up"],
+        2,
+        E + "hydra.sweeper.search.direction='up' is not allowed; allowed: minimize, maximize",
+    ),
+    (
+        ["-m", "solver.opt_u.lr=interval(0.01, 1)", "+hydra.sweeper.search.n_trails=3"],
+        2,
+        E + "unknown key 'hydra.sweeper.search.n_trails'; did you mean 'n_trials'?",
+    ),
 ]
 
 

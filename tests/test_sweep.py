@@ -325,3 +325,53 @@ def test_trials_sharded_over_several_cpu_devices_equal_one_device_bitwise(tmp_pa
         assert len(meta(tmp_path / f"d{devices}")["devices"]) == devices
     assert runs[1].trial.nunique() == 10
     pd.testing.assert_frame_equal(runs[1], runs[3], check_exact=True)
+
+
+SEARCH = [
+    "-m",
+    "problem=seesaw",
+    "solver.opt_u.lr=tag(log, interval(0.01, 1))",
+    "solver.opt_v.lr=tag(log, interval(0.01, 1))",
+    "+hydra.sweeper.search.n_trials=6",
+    "+hydra.sweeper.search.batch=3",
+    "trials=4",
+    "steps=4000",
+    "log_every=2000",
+    "plot=false",
+    "hydra.sweep.dir=search",
+]
+
+
+def test_an_optuna_search_runs_fused_rounds_and_resumes_after_kill_9(tmp_path):
+    pytest.importorskip("optuna", reason="pip install '.[scale]'")
+    process = start_gamebench(
+        tmp_path, *SEARCH, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    search = tmp_path / "search"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if (search / "0" / "meta.json").is_file():  # the first round is written
+            break
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    again = gamebench(tmp_path, *SEARCH)
+    assert again.returncode == 0, again.stderr
+    assert "gamebench: search: 6 of 6 jobs, best dist" in again.stdout
+    trials = pd.read_csv(search / "search_trials.csv")
+    assert trials.job.tolist() == list(range(6)) and trials.state.eq("COMPLETE").all()
+    # job 0 ran the config's own step sizes; each round of 3 was one fused program
+    assert trials.loc[0, "solver.opt_u.lr"] == 0.1 and trials.loc[0, "solver.opt_v.lr"] == 0.1
+    sizes = [meta(search / str(job))["group"]["size"] for job in range(6)]
+    assert max(sizes) >= 2 and max(sizes) <= 3, sizes
+    jobs = pd.read_csv(search / "jobs.csv")
+    assert jobs.job.tolist() == list(range(6)) and jobs.status.eq("ok").all()
+    rows = pd.read_csv(search / "summary_all.csv")
+    assert len(rows) == 6 * 4
+    # each job's objective is its final mean distance
+    for _, trial in trials.iterrows():
+        final = rows[rows["solver.opt_u.lr"] == trial["solver.opt_u.lr"]].dist.mean()
+        assert final == pytest.approx(trial.value, rel=1e-6)
+    assert (search / "search.png").is_file() and (search / "optuna.db").is_file()

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from gamebench.reports.rows import Sweeps
 
-REPORTS = ("surfaces", "solver_zoo", "mog_jsd", "da_mnistm", "privacy_tradeoff", "bilevel")
+REPORTS = (
+    "surfaces", "solver_zoo", "mog_jsd", "da_mnistm", "privacy_tradeoff", "bilevel", "search",
+)  # fmt: skip
 
 
 def build_report(

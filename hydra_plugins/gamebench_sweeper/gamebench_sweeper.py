@@ -32,6 +32,7 @@ class GamebenchSweeperConf:
     _target_: str = "hydra_plugins.gamebench_sweeper.gamebench_sweeper.GamebenchSweeper"
     params: Any = None  # {key: "a,b,c"} swept like command-line overrides (experiment configs)
     rerun: bool = False  # run every job again even when its complete outputs exist
+    search: Any = None  # Optuna search settings (gamebench.search.SearchSettings); None: a grid
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="gamebench", node=GamebenchSweeperConf)
@@ -40,9 +41,10 @@ GROUPS_DIR = ".groups"  # launcher jobs (one per group) keep Hydra's own files h
 
 
 class GamebenchSweeper(Sweeper):
-    def __init__(self, params: Any = None, rerun: bool = False) -> None:
+    def __init__(self, params: Any = None, rerun: bool = False, search: Any = None) -> None:
         self.params = dict(params or {})
         self.rerun = rerun
+        self.search = None if search is None else dict(search)
         self.hydra_context = None
         self.config: DictConfig | None = None
         self.launcher = None
@@ -55,12 +57,15 @@ class GamebenchSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def job_overrides(self, arguments: list[str]) -> list[list[str]]:
-        """Every job's override list, in the order Hydra's basic sweeper numbers them."""
+    def parsed_overrides(self, arguments: list[str]) -> list:
+        """`hydra.sweeper.params` and the command line's overrides, parsed by Hydra."""
         params = [f"{key}={value}" for key, value in self.params.items()]
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides([*params, *arguments])
-        return BasicSweeper.split_arguments(overrides, None)[0]
+        return parser.parse_overrides([*params, *arguments])
+
+    def job_overrides(self, arguments: list[str]) -> list[list[str]]:
+        """Every job's override list, in the order Hydra's basic sweeper numbers them."""
+        return BasicSweeper.split_arguments(self.parsed_overrides(arguments), None)[0]
 
     def compose(self, num: int, overrides: list[str]) -> tuple[Path, DictConfig]:
         """A job's output dir (as the launcher would name it) and its config without `hydra`.
@@ -104,20 +109,27 @@ class GamebenchSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from gamebench import io, sweep
-        from gamebench.sweep import plan_sweep, save_group, shard_done, shard_ranges
+        from gamebench.sweep import plan_sweep
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         sweep.active_sweep_dir = sweep_dir
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        jobs = self.job_overrides(arguments)
+        if self.search is not None:
+            return self._search(arguments, sweep_dir)
         configs = []
-        for num, overrides in enumerate(jobs):
+        for num, overrides in enumerate(self.job_overrides(arguments)):
             out_dir, cfg = self.compose(num, overrides)
             configs.append((num, out_dir, overrides, cfg))
         plan = plan_sweep(configs, rerun=self.rerun)
         io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": io.relative_jobs(plan.jobs, sweep_dir)})
         print(plan.headline(), flush=True)
+        return self._launch(plan, sweep_dir)
+
+    def _launch(self, plan, sweep_dir: Path) -> list:
+        """One launcher job per group (per trial range of a sharded group), then the merges."""
+        from gamebench.sweep import save_group, shard_done, shard_ranges
+
         batch, sharded = [], []
         started, jobs_before, total = time.time(), 0, sum(len(m) for _, m in plan.groups)
         for index, (group_id, members) in enumerate(plan.groups):
@@ -147,6 +159,89 @@ class GamebenchSweeper(Sweeper):
         for group_id, members in sharded:
             self._merge(group_id, members)
         return returns
+
+    def _search(self, arguments: list[str], sweep_dir: Path) -> list:
+        """Rounds of `batch` jobs proposed by Optuna (gamebench.search), each run as a sweep."""
+        from gamebench import io, search
+        from gamebench.config import ConfigError
+        from gamebench.sweep import plan_sweep
+
+        settings = search.SearchSettings.from_config(self.search)
+        study = search.open_study(settings, sweep_dir)  # optuna imported from here on
+        from optuna.trial import TrialState
+
+        space, fixed = search.split_space(self.parsed_overrides(arguments))
+        if not space:
+            raise ConfigError(
+                "hydra.sweeper.search needs a searched key: interval(a, b), "
+                "tag(log, interval(a, b)) or a,b,c"
+            )
+        if settings.enqueue_defaults and not study.trials:
+            _, defaults = self.compose(0, fixed)
+            study.enqueue_trial({key: OmegaConf.select(defaults, key) for key in space})
+        listed = {j["num"]: j for j in self._listed_jobs(sweep_dir)}
+        returns = []
+        while True:
+            trials = search.handed_out(study)[: settings.batch]
+            room = settings.n_trials - search.finished(study) - len(search.handed_out(study))
+            trials += [
+                study.ask(space) for _ in range(max(0, min(room, settings.batch - len(trials))))
+            ]
+            if not trials:
+                break
+            configs = []
+            for trial in trials:
+                overrides = [*fixed, *search.job_overrides(trial, space)]
+                out_dir, cfg = self.compose(trial.number, overrides)
+                configs.append((trial.number, out_dir, overrides, cfg))
+            plan = plan_sweep(configs, rerun=self.rerun)
+            listed |= {j["num"]: j for j in plan.jobs}
+            jobs = [listed[n] for n in sorted(listed)]
+            io.write_json(sweep_dir / io.SWEEP_JOBS, {"jobs": io.relative_jobs(jobs, sweep_dir)})
+            returns += self._launch(plan, sweep_dir)
+            for num, out_dir, _, _ in configs:
+                value, why = search.objective(out_dir, settings)
+                if value is None:
+                    print(f"gamebench: search job {num} counts as failed: {why}", file=sys.stderr)
+                    study.tell(num, state=TrialState.FAIL)
+                else:
+                    study.tell(num, value)
+            print(self._search_line(study, settings), flush=True)
+        table = search.trials_table(study, space)
+        io.write_csv(sweep_dir / "search_trials.csv", table)
+        io.save_figure(sweep_dir / "search.png", search.plot_search(table, settings))
+        return returns
+
+    @staticmethod
+    def _listed_jobs(sweep_dir: Path) -> list[dict]:
+        import json
+
+        from gamebench import io
+
+        try:
+            jobs = json.loads((sweep_dir / io.SWEEP_JOBS).read_text())["jobs"]
+        except (OSError, ValueError, KeyError):
+            return []
+        return [{**j, "dir": str(sweep_dir / j["dir"])} for j in jobs]
+
+    @staticmethod
+    def _search_line(study, settings) -> str:
+        from gamebench import search
+
+        done = search.finished(study)
+        try:
+            best = study.best_trial
+        except ValueError:  # no job finished well yet
+            return f"gamebench: search: {done} of {settings.n_trials} jobs, none finished well yet"
+        return (
+            f"gamebench: search: {done} of {settings.n_trials} jobs, best {settings.metric} "
+            f"{best.value:.4g} (job {best.number}: "
+            + " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in best.params.items()
+            )
+            + ")"
+        )
 
     def _merge(self, group_id: str, members: list) -> None:
         """A sharded group's jobs written from their shards, once every launcher job returned."""
