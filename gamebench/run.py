@@ -138,46 +138,11 @@ def _program(
         )
     n_chunks = steps // log_every
     over_jobs = jax.vmap if config_axis else (lambda fn: fn)
-
-    def report(log_index: jax.Array, metrics: Metrics) -> None:
-        if progress is None or headline not in metrics:
-            return
-        jax.debug.callback(
-            lambda i, value: progress(int(i) * log_every, float(value)),
-            log_index,
-            jnp.nanmean(metrics[headline]),
-        )
-
-    def trial_functions(params: Any, data: Any):
-        problem, solver = build(params)
-        game = problem if problem.bind is None or data is None else problem.bind(data)
-
-        def init_trial(key: jax.Array) -> TrialCarry:
-            key_init, key_steps, key_eval = jax.random.split(key, 3)
-            costs = {name: jnp.int32(0) for name in COSTS}
-            return TrialCarry(solver.init(game, key_init), costs, key_steps, key_eval)
-
-        def advance(carry: TrialCarry, chunk: jax.Array) -> TrialCarry:
-            def one_step(carry: TrialCarry, t: jax.Array):
-                key = jax.random.fold_in(carry.key_steps, t)
-                state, info = solver.step(game, carry.state, key)
-                costs = {name: carry.costs[name] + info.get(name, 0) for name in COSTS}
-                return carry._replace(state=state, costs=costs), None
-
-            carry, _ = jax.lax.scan(one_step, carry, chunk * log_every + jnp.arange(log_every))
-            return carry
-
-        def evaluate(carry: TrialCarry, log_index: jax.Array) -> Metrics:
-            u, v = solver.readout(game, carry.state)
-            key_batch, key_metrics = jax.random.split(jax.random.fold_in(carry.key_eval, log_index))
-            batch = game.sample_batch(key_batch)
-            return game_metrics(game, u, v, batch, key_metrics) | carry.costs
-
-        return init_trial, advance, evaluate
+    report = _progress_reporter(progress, headline, log_every)
 
     def program(keys: jax.Array, params: Any, data=None) -> Metrics:
         def start(params, keys):
-            init_trial, _, evaluate = trial_functions(params, data)
+            init_trial, _, evaluate = _trial_functions(build, params, data, log_every)
             carry = jax.vmap(init_trial)(keys)
             return carry, jax.vmap(evaluate, in_axes=(0, None))(carry, 0)
 
@@ -185,7 +150,7 @@ def _program(
 
         def chunk_body(carry: TrialCarry, chunk: jax.Array):
             def one_job(params, carry):
-                _, advance, evaluate = trial_functions(params, data)
+                _, advance, evaluate = _trial_functions(build, params, data, log_every)
                 carry = jax.vmap(advance, in_axes=(0, None))(carry, chunk)
                 return carry, jax.vmap(evaluate, in_axes=(0, None))(carry, chunk + 1)
 
@@ -206,6 +171,51 @@ def _program(
         )
 
     return program
+
+
+def _progress_reporter(progress: ProgressFn | None, headline: str, log_every: int):
+    """report(log index, metrics): the host callback that prints progress at log points."""
+
+    def report(log_index: jax.Array, metrics: Metrics) -> None:
+        if progress is None or headline not in metrics:
+            return
+        jax.debug.callback(
+            lambda i, value: progress(int(i) * log_every, float(value)),
+            log_index,
+            jnp.nanmean(metrics[headline]),
+        )
+
+    return report
+
+
+def _trial_functions(build: Builder, params: Any, data: Any, log_every: int):
+    """(init_trial, advance, evaluate) for one job: a trial's start from its key, `log_every`
+    solver steps, and the metrics at a log point."""
+    problem, solver = build(params)
+    game = problem if problem.bind is None or data is None else problem.bind(data)
+
+    def init_trial(key: jax.Array) -> TrialCarry:
+        key_init, key_steps, key_eval = jax.random.split(key, 3)
+        costs = {name: jnp.int32(0) for name in COSTS}
+        return TrialCarry(solver.init(game, key_init), costs, key_steps, key_eval)
+
+    def advance(carry: TrialCarry, chunk: jax.Array) -> TrialCarry:
+        def one_step(carry: TrialCarry, t: jax.Array):
+            key = jax.random.fold_in(carry.key_steps, t)
+            state, info = solver.step(game, carry.state, key)
+            costs = {name: carry.costs[name] + info.get(name, 0) for name in COSTS}
+            return carry._replace(state=state, costs=costs), None
+
+        carry, _ = jax.lax.scan(one_step, carry, chunk * log_every + jnp.arange(log_every))
+        return carry
+
+    def evaluate(carry: TrialCarry, log_index: jax.Array) -> Metrics:
+        u, v = solver.readout(game, carry.state)
+        key_batch, key_metrics = jax.random.split(jax.random.fold_in(carry.key_eval, log_index))
+        batch = game.sample_batch(key_batch)
+        return game_metrics(game, u, v, batch, key_metrics) | carry.costs
+
+    return init_trial, advance, evaluate
 
 
 def trial_keys(seed: int, trials: int, first: int = 0) -> jax.Array:

@@ -182,29 +182,3 @@ def trials_table(study, space: dict[str, Any]):
         row = {"job": trial.number, **{k: trial.params.get(k) for k in space}}
         rows.append(row | {"value": trial.value, "state": trial.state.name})
     return pd.DataFrame(rows)
-
-
-def plot_search(table, settings: SearchSettings):
-    """The objective of every job in the order it was asked, the best so far, and job 0 (the
-    config's own values, when enqueued) as the line to beat."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    values = table["value"].to_numpy(dtype=float)
-    best = (np.fmin if settings.direction == "minimize" else np.fmax).accumulate(
-        np.where(np.isnan(values), np.inf if settings.direction == "minimize" else -np.inf, values)
-    )
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    ax.scatter(table["job"], values, s=14, label="job", color="tab:blue")
-    ax.step(table["job"], best, where="post", color="tab:orange", label="best so far")
-    if settings.enqueue_defaults and len(values) and np.isfinite(values[0]):
-        ax.axhline(values[0], color="gray", ls="--", lw=1, label="job 0: the config's values")
-    ax.set_yscale("log" if np.nanmin(values, initial=np.inf) > 0 else "linear")
-    ax.set_xlabel("job (Optuna trial)")
-    ax.set_ylabel(f"final mean {settings.metric}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig

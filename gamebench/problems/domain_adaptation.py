@@ -112,6 +112,39 @@ def accuracy(u: dict, images: jax.Array, labels: jax.Array, mean: jax.Array, con
     return jnp.sum(jax.lax.map(chunk_correct, chunked)) / n
 
 
+def _device_data(source_x, source_y, target, eval_sets) -> dict:
+    """The images (uint8) and labels on the device, with the per-channel mean of source and target
+    together (the images are centred by it when they are sampled)."""
+    both = [source_x.reshape(-1, source_x.shape[3]), target.reshape(-1, target.shape[3])]
+    mean = np.mean([np.broadcast_to(a.mean(axis=0), (3,)) for a in both], axis=0) / 255.0
+    return {
+        "source_x": jnp.asarray(source_x),
+        "source_y": jnp.asarray(source_y, jnp.int32),
+        "target_x": jnp.asarray(target),
+        "mean": jnp.asarray(mean, jnp.float32),
+        "eval": {k: (jnp.asarray(x), jnp.asarray(y, jnp.int32)) for k, (x, y) in eval_sets.items()},
+    }
+
+
+def _payoff(conv: str, rho: float, adversary_weight: float, weight_decay: float):
+    """f(u, v; source batch, target batch) = rho * label loss - w * domain loss + weight decay."""
+
+    def f(u, v, batch_):
+        xs, ys, xt = batch_
+        h = features(u, jnp.concatenate([xs, xt]), conv)
+        h_source = h[: xs.shape[0]]
+        label_loss = cross_entropy(mlp_apply(u["classifier"], h_source, jax.nn.relu), ys)
+        domain_logits = mlp_apply(v, h, jax.nn.relu)
+        domain = jnp.concatenate(
+            [jnp.zeros(xs.shape[0], jnp.int32), jnp.ones(xt.shape[0], jnp.int32)]
+        )
+        domain_loss = 2.0 * cross_entropy(domain_logits, domain)  # = CE(source) + CE(target)
+        decay = sum(jnp.sum(jnp.square(w)) for w, _ in u["features"] + u["classifier"])
+        return rho * label_loss - adversary_weight * domain_loss + weight_decay * decay
+
+    return f
+
+
 def make_domain_adaptation(
     source: tuple[np.ndarray, np.ndarray],
     target: np.ndarray,
@@ -136,33 +169,12 @@ def make_domain_adaptation(
         [("source", source_x), ("target", target)] + [(k, v[0]) for k, v in eval_sets.items()],
         image_size,
     )
-    both = [source_x.reshape(-1, source_x.shape[3]), target.reshape(-1, target.shape[3])]
-    mean = np.mean([np.broadcast_to(a.mean(axis=0), (3,)) for a in both], axis=0) / 255.0
-    data = {
-        "source_x": jnp.asarray(source_x),
-        "source_y": jnp.asarray(source_y, jnp.int32),
-        "target_x": jnp.asarray(target),
-        "mean": jnp.asarray(mean, jnp.float32),
-        "eval": {k: (jnp.asarray(x), jnp.asarray(y, jnp.int32)) for k, (x, y) in eval_sets.items()},
-    }
+    data = _device_data(source_x, source_y, target, eval_sets)
     adversary_weight = 0.5 if adversarial else 0.0
     size = feature_size(image_size)
 
     def bind(data: dict) -> Problem:
         mean = data["mean"]
-
-        def f(u, v, batch_):
-            xs, ys, xt = batch_
-            h = features(u, jnp.concatenate([xs, xt]), conv)
-            h_source = h[: xs.shape[0]]
-            label_loss = cross_entropy(mlp_apply(u["classifier"], h_source, jax.nn.relu), ys)
-            domain_logits = mlp_apply(v, h, jax.nn.relu)
-            domain = jnp.concatenate(
-                [jnp.zeros(xs.shape[0], jnp.int32), jnp.ones(xt.shape[0], jnp.int32)]
-            )
-            domain_loss = 2.0 * cross_entropy(domain_logits, domain)  # = CE(source) + CE(target)
-            decay = sum(jnp.sum(jnp.square(w)) for w, _ in u["features"] + u["classifier"])
-            return rho * label_loss - adversary_weight * domain_loss + weight_decay * decay
 
         def sample_batch(key):
             key_s, key_t = jax.random.split(key)
@@ -180,7 +192,7 @@ def make_domain_adaptation(
 
         return Problem(
             name=name,
-            f=f,
+            f=_payoff(conv, rho, adversary_weight, weight_decay),
             init_u=lambda key: init_leader(key, image_size, classes, init_std),
             init_v=lambda key: normal_mlp_init(key, (size, HIDDEN, 2), init_std),
             sample_batch=sample_batch,

@@ -194,6 +194,40 @@ def _closed_form_players(name: str, data, d: int, init_v, cache: dict):
     return players
 
 
+def _payoff(filter: str, arrays: dict, rho: float, weight_decay: float):
+    """f(u, v) = rho * utility loss - private loss + weight decay on the filter, full batch."""
+
+    def f(u, v, batch):
+        del batch
+        z = apply_filter(filter, u["filter"], arrays["x"])
+        utility = cross_entropy(logistic_apply(u["w"], z), arrays["y_util"])
+        private = cross_entropy(logistic_apply(v, z), arrays["y_priv"])
+        decay = sum(jnp.sum(jnp.square(p)) for p in jax.tree.leaves(u["filter"]))
+        return rho * utility - private + 0.5 * weight_decay * decay
+
+    return f
+
+
+def _test_metrics(filter: str, arrays: dict, classes: tuple[int, int], protocol: bool):
+    """metrics(u, v, key): test accuracies of the trained classifiers on the filtered data, and
+    with `protocol` those of fresh classifiers fitted on the filtered training set."""
+
+    def metrics(u, v, key):
+        del key
+        z = apply_filter(filter, u["filter"], arrays["x_test"])
+        util = jnp.argmax(logistic_apply(u["w"], z), axis=1) == arrays["y_util_test"]
+        priv = jnp.argmax(logistic_apply(v, z), axis=1) == arrays["y_priv_test"]
+        out = {"utility_acc": jnp.mean(util), "private_acc": jnp.mean(priv)}
+        if protocol:
+            z_train = apply_filter(filter, u["filter"], arrays["x"])
+            labels = [arrays[k] for k in ("y_util", "y_util_test", "y_priv", "y_priv_test")]
+            fresh_util, fresh_priv = protocol_accuracies(z_train, z, *labels, classes=classes)
+            out |= {"protocol_utility_acc": fresh_util, "protocol_private_acc": fresh_priv}
+        return out
+
+    return metrics
+
+
 def make_privacy_filter(
     data,
     *,
@@ -216,21 +250,13 @@ def make_privacy_filter(
         "y_util_test": jnp.asarray(data.utility_test, jnp.int32),
         "y_priv_test": jnp.asarray(data.private_test, jnp.int32),
     }
-    c_util, c_priv = data.utility_classes, data.private_classes
+    classes = c_util, c_priv = data.utility_classes, data.private_classes
     closed_form: dict[str, np.ndarray] = {}  # baseline filters, computed once when first asked for
 
     def init_v(key):
         return (0.01 * jax.random.normal(key, (d, c_priv)), jnp.zeros((c_priv,), jnp.float32))
 
     def bind(arrays) -> Problem:
-        def f(u, v, batch):
-            del batch
-            z = apply_filter(filter, u["filter"], arrays["x"])
-            utility = cross_entropy(logistic_apply(u["w"], z), arrays["y_util"])
-            private = cross_entropy(logistic_apply(v, z), arrays["y_priv"])
-            decay = sum(jnp.sum(jnp.square(p)) for p in jax.tree.leaves(u["filter"]))
-            return rho * utility - private + 0.5 * weight_decay * decay
-
         def init_u(key):
             key_filter, _ = jax.random.split(key)  # w starts at zero: the inner solve fits it
             return {
@@ -238,27 +264,12 @@ def make_privacy_filter(
                 "w": (jnp.zeros((d, c_util), jnp.float32), jnp.zeros((c_util,), jnp.float32)),
             }
 
-        def metrics(u, v, key):
-            del key
-            z = apply_filter(filter, u["filter"], arrays["x_test"])
-            util = jnp.argmax(logistic_apply(u["w"], z), axis=1) == arrays["y_util_test"]
-            priv = jnp.argmax(logistic_apply(v, z), axis=1) == arrays["y_priv_test"]
-            out = {"utility_acc": jnp.mean(util), "private_acc": jnp.mean(priv)}
-            if protocol:
-                z_train = apply_filter(filter, u["filter"], arrays["x"])
-                labels = [arrays[k] for k in ("y_util", "y_util_test", "y_priv", "y_priv_test")]
-                fresh_util, fresh_priv = protocol_accuracies(
-                    z_train, z, *labels, classes=(c_util, c_priv)
-                )
-                out |= {"protocol_utility_acc": fresh_util, "protocol_private_acc": fresh_priv}
-            return out
-
         return Problem(
             name="privacy_filter",
-            f=f,
+            f=_payoff(filter, arrays, rho, weight_decay),
             init_u=init_u,
             init_v=init_v,
-            metrics=metrics,
+            metrics=_test_metrics(filter, arrays, classes, protocol),
             headline="private_acc",
             info={
                 "dataset": data.name,

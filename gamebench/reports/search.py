@@ -15,23 +15,51 @@ from omegaconf import OmegaConf
 
 from gamebench import io
 from gamebench.reports.rows import Sweeps, sweep_dirs
-from gamebench.search import SearchSettings, plot_search
+
+# hydra.sweeper.search's defaults (gamebench.search.SearchSettings), for what a sweep left unset
+DEFAULTS = {"metric": "dist", "direction": "minimize", "sampler": "tpe", "batch": 8, "seed": 0}
 
 
-def settings_of(sweep_dir: Path) -> SearchSettings:
+def settings_of(sweep_dir: Path) -> dict:
     search = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.sweeper.search
-    return SearchSettings(**OmegaConf.to_container(search, resolve=True))
+    return DEFAULTS | dict(OmegaConf.to_container(search, resolve=True))
 
 
-def summary_table(table: pd.DataFrame, settings: SearchSettings) -> str:
+def plot_search(table: pd.DataFrame, metric: str, direction: str):
+    """The objective of every job in the order it was asked, the best so far, and job 0 (the
+    config's own values when the search enqueues them) as the line to beat."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    values = table["value"].to_numpy(dtype=float)
+    worst = np.inf if direction == "minimize" else -np.inf
+    best = (np.fmin if direction == "minimize" else np.fmax).accumulate(
+        np.where(np.isnan(values), worst, values)
+    )
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    ax.scatter(table["job"], values, s=14, label="job", color="tab:blue")
+    ax.step(table["job"], best, where="post", color="tab:orange", label="best so far")
+    if len(values) and np.isfinite(values[0]):
+        ax.axhline(values[0], color="gray", ls="--", lw=1, label="job 0")
+    ax.set_yscale("log" if np.nanmin(values, initial=np.inf) > 0 else "linear")
+    ax.set_xlabel("job (Optuna trial)")
+    ax.set_ylabel(f"final mean {metric}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def summary_table(table: pd.DataFrame, settings: dict) -> str:
     """Markdown: job 0 (the config's values) and the best job, with their searched values."""
     params = [c for c in table.columns if c not in ("job", "value", "state")]
     done = table[table.state == "COMPLETE"]
-    best = done.loc[
-        done.value.idxmin() if settings.direction == "minimize" else done.value.idxmax()
-    ]
+    minimize = settings["direction"] == "minimize"
+    best = done.loc[done.value.idxmin() if minimize else done.value.idxmax()]
     rows = [("job 0 (the config's values)", table.iloc[0]), (f"best (job {best.job})", best)]
-    head = f"| | {' | '.join(params)} | final mean {settings.metric} |"
+    head = f"| | {' | '.join(params)} | final mean {settings['metric']} |"
     lines = [head, "|" + "---|" * (len(params) + 2)]
     for label, row in rows:
         values = " | ".join(
@@ -40,8 +68,8 @@ def summary_table(table: pd.DataFrame, settings: SearchSettings) -> str:
         lines.append(f"| {label} | {values} | {row.value:.4g} |")
     failed = int((table.state != "COMPLETE").sum())
     lines.append(
-        f"\n{len(table)} jobs asked ({settings.sampler}, rounds of {settings.batch}, seed "
-        f"{settings.seed}); {failed} counted as failed (diverged or not run)."
+        f"\n{len(table)} jobs asked ({settings['sampler']}, rounds of {settings['batch']}, seed "
+        f"{settings['seed']}); {failed} counted as failed (diverged or not run)."
     )
     return "\n".join(lines) + "\n"
 
@@ -55,7 +83,7 @@ def build(sweeps: Sweeps, out: str | Path | None = None, command: str | None = N
     table = pd.read_csv(trials)
     settings = settings_of(sweep_dir)
     io.write_csv(out / "search_trials.csv", table)
-    figure = plot_search(table, settings)
+    figure = plot_search(table, settings["metric"], settings["direction"])
     io.save_figure(out / "search.png", figure)
     import matplotlib.pyplot as plt
 

@@ -28,6 +28,58 @@ def _inner_keys(problem: Problem) -> tuple[str, ...]:
     return tuple(problem.info.get("inner_u", ()))
 
 
+def _inner_blocks(problem: Problem, u: Params):
+    """The leader blocks solved with the follower (a dict's keys in info["inner_u"]; () if none)."""
+    keys = _inner_keys(problem)
+    return {k: u[k] for k in keys} if keys else ()
+
+
+def _with_blocks(u: Params, inner) -> Params:
+    return {**u, **inner} if inner else u
+
+
+def _best_response(problem, opt_u, opt_v, state: DanskinState, batch, inner_steps: int):
+    """`inner_steps` follower steps (and steps on the leader's inner blocks) from a warm start:
+    returns (u, v, inner optimiser state, follower optimiser state)."""
+    follower = follower_loss(problem)
+    has_inner = bool(_inner_keys(problem))
+
+    def inner_step(carry, _):
+        u, v, s_inner, s_v = carry
+        grad_v = jax.grad(follower, argnums=1)(u, v, batch)
+        v, s_v = descend(opt_v, problem.project_v, v, grad_v, s_v)
+        if has_inner:
+            inner = _inner_blocks(problem, u)
+            grad_inner = jax.grad(lambda b: problem.f(_with_blocks(u, b), v, batch))(inner)
+            updates, s_inner = opt_u.update(grad_inner, s_inner, inner)
+            u = _with_blocks(u, optax.apply_updates(inner, updates))
+        return (u, v, s_inner, s_v), None
+
+    carry = (state.u, state.v, state.opt_state_inner, state.opt_state_v)
+    carry, _ = jax.lax.scan(inner_step, carry, None, length=inner_steps)
+    return carry
+
+
+def _armijo_step(problem: Problem, u: Params, v: Params, batch, trial_steps, armijo: float):
+    """The leader's line-searched step along Danskin's gradient at the follower's best response:
+    returns (u moved, the accepted step size or 0)."""
+    value, grad_u = jax.value_and_grad(problem.f)(u, v, batch)
+    if _inner_keys(problem):  # the inner blocks are at their optimum: no outer step on them
+        zeros = jax.tree.map(jnp.zeros_like, _inner_blocks(problem, grad_u))
+        grad_u = _with_blocks(grad_u, zeros)
+    grad_sq = sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grad_u))
+
+    def trial(t):
+        moved = problem.project_u(jax.tree.map(lambda p, g: p - t * g, u, grad_u))
+        return problem.f(moved, v, batch)
+
+    values = jax.vmap(trial)(trial_steps)
+    accepted = values <= value - armijo * trial_steps * grad_sq
+    index = jnp.argmax(accepted)  # the first (largest) accepted step
+    t = jnp.where(accepted[index], trial_steps[index], 0.0)
+    return problem.project_u(jax.tree.map(lambda p, g: p - t * g, u, grad_u)), t
+
+
 def danskin(
     opt_u: optax.GradientTransformation,
     opt_v: optax.GradientTransformation,
@@ -55,55 +107,17 @@ def danskin(
         raise ValueError(f"eta={eta} is out of range: must be > 0")
     trial_steps = eta * shrink ** jnp.arange(backtracks, dtype=jnp.float32)
 
-    def split(problem: Problem, u: Params):
-        keys = _inner_keys(problem)
-        return {k: u[k] for k in keys} if keys else ()
-
-    def merge(u: Params, inner) -> Params:
-        return {**u, **inner} if inner else u
-
     def init(problem: Problem, key: jax.Array) -> DanskinState:
         u, candidates = initial_players(problem, key, 1)
         v = take(candidates, 0)
-        return DanskinState(u, v, opt_u.init(split(problem, u)), opt_v.init(v), jnp.float32(eta))
+        inner = _inner_blocks(problem, u)
+        return DanskinState(u, v, opt_u.init(inner), opt_v.init(v), jnp.float32(eta))
 
     def step(problem: Problem, state: DanskinState, key: jax.Array) -> tuple[DanskinState, Info]:
         batch = problem.sample_batch(key)
-        follower = follower_loss(problem)
-        has_inner = bool(_inner_keys(problem))
-
-        def inner_step(carry, _):
-            u, v, s_inner, s_v = carry
-            grad_v = jax.grad(follower, argnums=1)(u, v, batch)
-            v, s_v = descend(opt_v, problem.project_v, v, grad_v, s_v)
-            if has_inner:
-                inner = split(problem, u)
-                grad_inner = jax.grad(lambda b: problem.f(merge(u, b), v, batch))(inner)
-                updates, s_inner = opt_u.update(grad_inner, s_inner, inner)
-                u = merge(u, optax.apply_updates(inner, updates))
-            return (u, v, s_inner, s_v), None
-
-        (u, v, s_inner, s_v), _ = jax.lax.scan(
-            inner_step,
-            (state.u, state.v, state.opt_state_inner, state.opt_state_v),
-            None,
-            length=inner_steps,
-        )
-        value, grad_u = jax.value_and_grad(problem.f)(u, v, batch)
-        if has_inner:  # the inner blocks are at their optimum: no outer step on them
-            grad_u = merge(grad_u, jax.tree.map(jnp.zeros_like, split(problem, grad_u)))
-        grad_sq = sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grad_u))
-
-        def trial(t):
-            moved = problem.project_u(jax.tree.map(lambda p, g: p - t * g, u, grad_u))
-            return problem.f(moved, v, batch)
-
-        values = jax.vmap(trial)(trial_steps)
-        accepted = values <= value - armijo * trial_steps * grad_sq
-        index = jnp.argmax(accepted)  # the first (largest) accepted step
-        t = jnp.where(accepted[index], trial_steps[index], 0.0)
-        u = problem.project_u(jax.tree.map(lambda p, g: p - t * g, u, grad_u))
-        grads_per_inner = 2 if has_inner else 1
+        u, v, s_inner, s_v = _best_response(problem, opt_u, opt_v, state, batch, inner_steps)
+        u, t = _armijo_step(problem, u, v, batch, trial_steps, armijo)
+        grads_per_inner = 2 if _inner_keys(problem) else 1
         info = {"grad_evals": jnp.int32(inner_steps * grads_per_inner + 1)}
         return DanskinState(u, v, s_inner, s_v, t), info
 

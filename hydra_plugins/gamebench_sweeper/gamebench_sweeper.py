@@ -209,7 +209,10 @@ class GamebenchSweeper(Sweeper):
             print(self._search_line(study, settings), flush=True)
         table = search.trials_table(study, space)
         io.write_csv(sweep_dir / "search_trials.csv", table)
-        io.save_figure(sweep_dir / "search.png", search.plot_search(table, settings))
+        from gamebench.reports.search import plot_search
+
+        figure = plot_search(table, settings.metric, settings.direction)
+        io.save_figure(sweep_dir / "search.png", figure)
         return returns
 
     @staticmethod
