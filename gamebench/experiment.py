@@ -41,7 +41,9 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
     if compile_cache:
         from gamebench.data.store import cache_root
 
-        cache = cache_root() / "jax"
+        # GAMEBENCH_COMPILE_CACHE: compiled programs kept apart from the index of finished jobs
+        # (the test suite shares one across its runs, each of which has its own job index)
+        cache = os.environ.get("GAMEBENCH_COMPILE_CACHE") or cache_root() / "jax"
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 

@@ -14,6 +14,19 @@ from gamebench.config import compose_config
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_compilation_cache(tmp_path_factory):
+    """One XLA compilation cache for every CLI run of the session (the xdist workers included:
+    the parent of a worker's basetemp is the session's), while each run keeps its own job index
+    (GAMEBENCH_CACHE): a program the suite compiled once is loaded, not compiled, again."""
+    if "GAMEBENCH_COMPILE_CACHE" not in os.environ:
+        session = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker's basetemp: pytest-N/popen-gwK
+            session = session.parent
+        os.environ["GAMEBENCH_COMPILE_CACHE"] = str(session / "xla-cache")
+    yield
+
+
 @pytest.fixture
 def compose():
     return compose_config

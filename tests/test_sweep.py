@@ -198,11 +198,8 @@ def test_a_diverging_job_is_recorded_and_its_group_keeps_the_others(tmp_path):
     assert rows.groupby("solver.opt_u.lr").status.first().tolist() == ["ok", "diverged"]
 
 
-@pytest.mark.parametrize("value", ["nan", "-1"])
-def test_a_refused_value_fails_its_job_before_compiling(tmp_path, value):
-    result = gamebench(
-        tmp_path, "-m", *SWEEP, f"solver.opt_u.lr=0.1,{value}", "hydra.sweep.dir=sweep"
-    )
+def test_a_refused_value_fails_its_job_before_compiling(tmp_path):
+    result = gamebench(tmp_path, "-m", *SWEEP, "solver.opt_u.lr=0.1,nan", "hydra.sweep.dir=sweep")
     assert result.returncode == 1  # the sweep ran; a job of it failed
     jobs = pd.read_csv(tmp_path / "sweep" / "jobs.csv")
     assert jobs.status.tolist() == ["ok", "failed"]
