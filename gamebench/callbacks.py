@@ -8,7 +8,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from gamebench.io import LockError, release_lock, take_lock, write_gathered
+from gamebench.locks import LockError, release_lock, take_lock
 
 
 class GatherSummaries(Callback):
@@ -19,6 +19,8 @@ class GatherSummaries(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
+        from gamebench.io import write_gathered  # pandas: imported once there is something to read
+
         print(write_gathered(sweep_dir))
         name = config.get("report")
         if name:

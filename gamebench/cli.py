@@ -99,10 +99,10 @@ def _exit(code: int, message: str) -> None:
 def _user_error(cfg: DictConfig, out_dir: Path, job: str, multirun: bool, error: Exception) -> None:
     """A failure the user fixes (a value out of range, a missing dataset): one line, exit 2 for a
     single run; in a multirun the job is recorded as failed and the sweep goes on."""
-    from gamebench.experiment import record_failure
-
     if not multirun:
         _exit(2, f"error: {error}")
+    from gamebench.experiment import record_failure
+
     record_failure(cfg, out_dir, "failed", str(error))
     print(f"gamebench: {job} failed: {error}", file=sys.stderr)
     _job_failed(out_dir)
@@ -113,8 +113,6 @@ def _task(cfg: DictConfig) -> None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     out_dir = Path(hydra_cfg.runtime.output_dir)
     job = f"job {hydra_cfg.job.num}" if multirun else "run"
-    from gamebench.experiment import configure_jax, record_failure, run_job
-
     if cfg.sweep_group is not None:  # a launcher job of the gamebench sweeper: one fused group
         return _run_group(cfg)
     try:
@@ -125,11 +123,16 @@ def _task(cfg: DictConfig) -> None:
 
     ignored = "; ".join(ignored_settings(cfg))
     if ignored and multirun:  # Hydra's basic sweeper: the job with the default values covers it
+        from gamebench.experiment import record_failure
+
         record_failure(cfg, out_dir, "skipped", ignored)
         print(f"gamebench: {job} skipped: {ignored}")
         return
     if ignored:
         print(f"gamebench: note: {ignored}", file=sys.stderr)
+
+    # imported once the config is valid: a refusal costs no pandas and no results code
+    from gamebench.experiment import configure_jax, record_failure, run_job
 
     configure_jax(cfg.devices, cfg.compile_cache)
     from gamebench.data import DataError
@@ -263,7 +266,7 @@ def _interrupted() -> None:
         write_gathered(sweep.active_sweep_dir)
         where = f"; finished jobs gathered into {sweep.active_sweep_dir}/jobs.csv"
     print(f"gamebench: interrupted{where}; the same command resumes", file=sys.stderr)
-    from gamebench.io import release_all_locks
+    from gamebench.locks import release_all_locks
 
     release_all_locks()
     sys.stdout.flush()

@@ -105,3 +105,25 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
             raise Boom
     assert target.read_text().startswith("a\n1")  # the old file, untouched
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary left
+
+
+def test_the_first_trials_of_a_larger_run_are_the_smaller_run():
+    """The prefix property as run.make_run states it: bitwise where a trial's arithmetic is
+    elementwise (a surface), to float round-off where the program reduces over arrays whose
+    vectorisation depends on the batch (the GAN's networks)."""
+    from gamebench.config import compose_config
+    from gamebench.problems import PROBLEMS, make_problem
+
+    surface = jax.jit(make_run(make_surface("weapons"), gda(paper_sgd(), paper_sgd()), steps=40,
+                               log_every=10))  # fmt: skip
+    large, small = surface(trial_keys(3, 8)), surface(trial_keys(3, 3))
+    for name in small:
+        np.testing.assert_array_equal(large[name][:3], small[name], err_msg=name)
+
+    cfg = compose_config(["problem=mog_gan", *PROBLEMS["mog_gan"].smoke])
+    gan = make_problem(cfg.problem)
+    adam = optax.adam(1e-3)
+    run = jax.jit(make_run(gan, gda(adam, adam), steps=10, log_every=5, headline="jsd"))
+    large, small = run(trial_keys(0, 4)), run(trial_keys(0, 2))
+    for name in ("f", "grad_norm"):
+        np.testing.assert_allclose(large[name][:2], small[name], rtol=1e-5, err_msg=name)
