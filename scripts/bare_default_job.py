@@ -1,5 +1,5 @@
 """The default job as a bare JAX script: the floor `gamebench solver=kbeam problem=anti_saddle`
-is measured against (scripts/bench_startup.py).
+is measured against (scripts/breakdown_default_job.py).
 
 K-beam (K = 5) on the anti-saddle f(u, v) = -u^2 + v^2 + 2uv on [-1/2, 1/2]^2, 100 trials x 1000
 steps of size 0.1/sqrt(t) for both players, |u - 0| logged every 10 steps: one jit(vmap) of a scan
