@@ -11,10 +11,9 @@ labels changed to a different, uniformly drawn class; the next n_val images as t
 set; the 10,000 test images. Metrics: test accuracy of v; precision and recall of "corrupted" =
 {i : sigma(u_i) < 1/2} against the truly corrupted examples.
 
-Baselines (Problem.baselines, for the `baseline` solver), as the hyper-cleaning literature sets
-them: v fitted to convergence (L-BFGS, ridge mu) on the training set as given plus the validation
-set (`noisy`), on the validation set alone (`val_only`), or on the validation set plus the
-training examples whose labels were not changed (`oracle`); u = +-10 marks the
+Baselines (Problem.baselines, for the `baseline` solver): v fitted to convergence (L-BFGS, ridge mu)
+on the noisy training set (`noisy`), on the validation set alone (`val_only`), or on the validation
+set plus the training examples whose labels were not changed (`oracle`); u = +-10 marks the
 training examples each fit uses (all, none, the clean ones), so precision and recall say what the
 baseline knew.
 """
@@ -117,8 +116,8 @@ def make_hypercleaning_from_arrays(arrays: dict, mu: float = 1e-3) -> Problem:
             }[name]
             x = jnp.concatenate([data["x_val"], data["x_train"]])
             y = jnp.concatenate([data["y_val"], data["y_train"]])
-            # every baseline uses the clean validation set, as the bilevel methods do
-            weights = jnp.concatenate([jnp.ones(n_val), used.astype(jnp.float32)])
+            from_val = jnp.ones(n_val) if name != "noisy" else jnp.zeros(n_val)
+            weights = jnp.concatenate([from_val, used.astype(jnp.float32)])
 
             def players(key):
                 del key
