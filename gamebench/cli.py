@@ -25,6 +25,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gamebench import interrupts
 from gamebench.config import ConfigError, config_dir, validate
 from gamebench.params import unknown_choice
 
@@ -283,8 +284,10 @@ def main() -> None:
     if "--cfg" in sys.argv or "-c" in sys.argv:
         _validate_printed_config(sys.argv[1:])
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach us, then print one line
+    interrupts.install()
     try:
         _hydra_main()
+        interrupts.check()  # a Ctrl-C whose exception was swallowed on the way still counts
     except KeyboardInterrupt:
         _interrupted()
     except Exception as error:  # noqa: BLE001

@@ -365,6 +365,9 @@ def _run_group(members: list[Member], group_id: str = "single") -> list[Any]:
     parts fails, each part is run alone, so a failure stays with the jobs that caused it. A job
     that diverges is recorded as diverged and the others keep their results.
     """
+    from gamebench.interrupts import check
+
+    check()
     results: dict[int, Any] = {}
     parts = _build_parts(members, results)
     if parts:
@@ -382,6 +385,7 @@ def _run_group(members: list[Member], group_id: str = "single") -> list[Any]:
                     alone = _run_group(part.members, f"{group_id}.{i}")
                     results.update(zip([m.num for m in part.members], alone))
         else:
+            check()  # a Ctrl-C swallowed during the compile or the run stops the group here
             results.update(_write_parts(parts, outputs, {"id": group_id, **timing}))
     return [results[m.num] for m in members]
 

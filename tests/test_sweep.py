@@ -24,6 +24,20 @@ def meta(job_dir):
     return json.loads((job_dir / "meta.json").read_text())
 
 
+def kill_9_when(tmp_path, args, ready, timeout: float = 240) -> None:
+    """Start `gamebench ARGS` in its own process group and kill -9 the group as soon as
+    `ready()` holds (or the run ends, or `timeout` passes)."""
+    process = start_gamebench(
+        tmp_path, *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None and not ready():
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def test_traced_fields_are_the_solver_floats():
     fields = traced_solver_fields()
     assert {"opt_u.lr", "opt_v.lr", "opt_u.b1", "eps", "gamma", "alpha"} <= set(fields)
@@ -98,23 +112,13 @@ def test_kill_9_then_the_same_command_completes_every_job_once(tmp_path):
         "plot=false",
         "hydra.sweep.dir=sweep",
     ]
-    process = start_gamebench(
-        tmp_path,
-        *args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     sweep = tmp_path / "sweep"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(
-            meta(p.parent).get("status") == "ok" for p in sweep.glob("*/meta.json") if p.is_file()
-        ):
-            break
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+
+    def a_job_finished() -> bool:
+        metas = [p for p in sweep.glob("*/meta.json") if p.is_file()]
+        return any(meta(p.parent).get("status") == "ok" for p in metas)
+
+    kill_9_when(tmp_path, args, a_job_finished)
 
     result = gamebench(tmp_path, *args)
     assert result.returncode == 0, result.stderr
@@ -153,16 +157,8 @@ def test_trial_shards_merge_to_the_unsplit_run_bitwise(tmp_path):
 
 def test_a_killed_sharded_sweep_runs_only_its_missing_shards_again(tmp_path):
     args = ["-m", "problem=seesaw", *SHARDED, "trials_per_shard=500", "hydra.sweep.dir=sweep"]
-    process = start_gamebench(
-        tmp_path, *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
     shards = tmp_path / "sweep" / "0" / ".shards"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None and not list(shards.glob("*")):
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_9_when(tmp_path, args, lambda: bool(list(shards.glob("*"))))
     finished = len(list(shards.glob("*.npz"))) if shards.exists() else 0
 
     again = gamebench(tmp_path, *args)
@@ -293,7 +289,9 @@ def test_a_long_sweep_prints_progress_after_each_group_and_a_short_one_stays_qui
 
 
 def test_ctrl_c_stops_in_one_line_keeps_finished_jobs_and_the_same_command_resumes(tmp_path):
-    args = ["-m", "problem=seesaw,anti_saddle", "solver=gda,kbeam", "trials=2,4,8", "debug=smoke"]
+    # groups that run for seconds after their compile: the Ctrl-C lands while there is work left
+    args = ["-m", "problem=seesaw,anti_saddle", "solver=gda,kbeam", "trials=2,4,8",
+            "steps=200000", "log_every=100000", "plot=false"]  # fmt: skip
     run = start_gamebench(tmp_path, *args, "hydra.sweep.dir=sweep")
     for line in run.stdout:  # interrupt once the sweep is planned and its first group runs
         if "sweep of 12 jobs" in line:
@@ -343,18 +341,9 @@ SEARCH = [
 
 def test_an_optuna_search_runs_fused_rounds_and_resumes_after_kill_9(tmp_path):
     pytest.importorskip("optuna", reason="pip install '.[scale]'")
-    process = start_gamebench(
-        tmp_path, *SEARCH, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
     search = tmp_path / "search"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if (search / "0" / "meta.json").is_file():  # the first round is written
-            break
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    # killed once the first round's first job is written
+    kill_9_when(tmp_path, SEARCH, lambda: (search / "0" / "meta.json").is_file())
 
     again = gamebench(tmp_path, *SEARCH)
     assert again.returncode == 0, again.stderr
@@ -374,3 +363,28 @@ def test_an_optuna_search_runs_fused_rounds_and_resumes_after_kill_9(tmp_path):
         final = rows[rows["solver.opt_u.lr"] == trial["solver.opt_u.lr"]].dist.mean()
         assert final == pytest.approx(trial.value, rel=1e-6)
     assert (search / "search.png").is_file() and (search / "optuna.db").is_file()
+
+
+def test_a_ctrl_c_swallowed_in_a_gc_callback_still_stops_the_run():
+    """Python swallows an exception raised inside a garbage-collection callback (JAX has one):
+    the handler records the Ctrl-C, and the runner's next check raises it."""
+    code = (
+        "import gc, os, signal, sys, time\n"
+        "from gamebench import interrupts\n"
+        "interrupts.install()\n"
+        "def callback(phase, info):\n"
+        "    if phase == 'start':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(0.05)  # the handler runs here, inside the callback\n"
+        "gc.callbacks.append(callback)\n"
+        "gc.collect()\n"
+        "gc.callbacks.remove(callback)\n"
+        "print('still running')\n"
+        "try:\n"
+        "    interrupts.check()\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr
+    assert done.stdout.strip() == "still running" and done.returncode == 130
