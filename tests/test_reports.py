@@ -94,3 +94,59 @@ def test_bilevel_report_from_two_sweeps_rebuilt_without_jax(tmp_path):
     assert (costs.peak_bytes > 0).all()
     tables = (both / "bilevel_tables.md").read_text()
     assert "## Final distance" in tables and "## Cost per leader step" in tables
+
+
+def test_plot_curves_pool_trials_per_group_and_leave_diverged_trials_out():
+    from gamebench.reports.plot import curves, varying
+
+    rows = pd.DataFrame(
+        {
+            "problem": "seesaw",
+            "solver": ["gda"] * 4 + ["kbeam"] * 4,
+            "solver.k": [1] * 4 + [5] * 4,
+            "seed": 0,
+            "job": ["a"] * 4 + ["b"] * 4,
+            "trial": [0, 0, 1, 1] * 2,
+            "step": [0, 10] * 4,
+            "grad_evals": [0, 20, 0, 20, 0, 60, 0, 60],
+            "dist": [0.4, 0.2, 0.4, 0.4, 0.3, 0.1, 0.3, np.nan],  # kbeam's trial 1 diverged
+        }
+    )
+    assert varying(rows) == ["solver", "solver.k"]
+    table = curves(rows, "dist", "grad_evals", ["solver"], "std")
+    gda = table[table.group == "solver=gda"]
+    np.testing.assert_allclose(gda.dist, [0.4, 0.3])
+    np.testing.assert_allclose(gda.high - gda.dist, [0.0, 0.1])  # std over the two trials
+    kbeam = table[table.group == "solver=kbeam"]
+    np.testing.assert_allclose(kbeam.dist, [0.3, 0.1])  # the diverged trial is left out
+    assert kbeam.diverged.tolist() == [1, 1] and kbeam.trials.tolist() == [1, 1]
+    assert kbeam.grad_evals.tolist() == [0, 60] and gda.diverged.tolist() == [0, 0]
+
+
+def test_gamebench_plot_draws_any_metric_from_a_sweep_without_jax(tmp_path):
+    sweep = gamebench(
+        tmp_path, "-m", "problem=seesaw", "solver=gda,kbeam", "debug=smoke", "hydra.sweep.dir=sweep"
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    code = (
+        "import sys; from gamebench.reports.plot import main; "
+        "rc = main(['sweep', '--metric', 'dist', '--x', 'grad_evals', '--out', 'dist.svg', "
+        "'--csv', 'dist.csv']); sys.exit(rc or 'jax' in sys.modules)"
+    )
+    drawn = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    assert drawn.returncode == 0, drawn.stderr
+    svg = (tmp_path / "dist.svg").read_text()
+    assert "solver=gda" in svg and "solver=kbeam" in svg  # grouped by what the sweep varied
+    table = pd.read_csv(tmp_path / "dist.csv")
+    rows = pd.read_parquet(tmp_path / "sweep" / "1" / "trajectories.parquet")
+    final = rows[rows.step == rows.step.max()].dist.mean()
+    assert set(table.group) == {"solver=gda, solver.k=1", "solver=kbeam, solver.k=5"}
+    kbeam = table[table.group == "solver=kbeam, solver.k=5"]
+    assert kbeam.dist.iloc[-1] == pytest.approx(final, rel=1e-6)
+    wrong = subprocess.run(
+        [sys.executable, "-m", "gamebench.reports.plot", "sweep", "--metric", "dsit"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    (line,) = wrong.stderr.strip().splitlines()
+    assert line.startswith("gamebench-plot: error: --metric 'dsit' is not logged here; logged:")
