@@ -196,3 +196,33 @@ def test_fields_lists_every_declared_field_and_refuses_unknown_names(tmp_path):
     assert "  which = 'smd20' (allowed: smd20, smd21, smd23, smd24)" in listed.stdout
     unknown = gamebench(tmp_path, "--fields", "solver", "nope")
     assert unknown.returncode == 2 and "unknown solver 'nope'; allowed: alt_gda" in unknown.stderr
+
+
+def test_mlflow_tracking_logs_each_job_with_the_params_and_final_metrics_of_its_rows(tmp_path):
+    pytest.importorskip("mlflow", reason="pip install '.[tracking]'")
+    result = gamebench(
+        tmp_path, "-m", "problem=seesaw", "solver.opt_u.lr=0.05,0.1", "debug=smoke",
+        "+tracking=mlflow", "hydra.sweep.dir=sweep",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 job(s) logged to MLflow" in result.stdout
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'sweep' / 'mlflow.db'}")
+    (experiment,) = [e for e in client.search_experiments() if e.name == "default"]
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 2
+    final = (
+        pd.read_csv(tmp_path / "sweep" / "summary_all.csv")
+        .groupby("solver.opt_u.lr")
+        .mean(numeric_only=True)
+    )
+    for run in runs:
+        lr = float(run.data.params["solver.opt_u.lr"])
+        assert run.data.params["problem.name"] == "seesaw" and run.data.tags["status"] == "ok"
+        for metric in ("dist", "gap", "f"):
+            assert run.data.metrics[metric] == pytest.approx(final.loc[lr, metric], rel=1e-6)
+        history = client.get_metric_history(run.info.run_id, "dist")
+        assert [m.step for m in history] == [0, 10, 20]
+        files = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"trajectories.parquet", "summary.csv", "meta.json"} <= files
