@@ -150,3 +150,51 @@ def test_gamebench_plot_draws_any_metric_from_a_sweep_without_jax(tmp_path):
     assert wrong.returncode == 2
     (line,) = wrong.stderr.strip().splitlines()
     assert line.startswith("gamebench-plot: error: --metric 'dsit' is not logged here; logged:")
+
+
+@pytest.fixture(scope="module")
+def sweep_page(tmp_path_factory):
+    """A two-job sweep and its page, written by `gamebench-report`."""
+    tmp_path = tmp_path_factory.mktemp("page")
+    sweep = gamebench(
+        tmp_path, "-m", "problem=seesaw", "solver=gda,kbeam", "debug=smoke", "hydra.sweep.dir=sweep"
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    built = subprocess.run(
+        [sys.executable, "-m", "gamebench.reports", "sweep"], cwd=tmp_path, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    return tmp_path / "sweep" / "index.html"
+
+
+def test_gamebench_report_writes_a_self_contained_page_of_the_sweep(sweep_page):
+    import re
+
+    page = sweep_page.read_text()
+    assert page.count("<tr class='ok'>") == 2  # one row per job, with its status
+    assert "<th onclick='sortBy(this)'>solver</th>" in page
+    curves = re.findall(r"<div class='curve' id='([^']+)'", page)
+    assert "dist|step|everything swept" in curves and "dist|grad_evals|everything swept" in curves
+    assert "<select id='metric'" in page and "function showCurve" in page
+    assert not re.search(r"(src|href)=['\"]https?:", page)  # nothing fetched: opens offline
+
+
+def test_the_page_renders_in_a_headless_browser(sweep_page, tmp_path):
+    import re
+    import shutil
+
+    browser = next(
+        (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
+    )
+    if browser is None:
+        pytest.skip("no Chromium in PATH (the system package chromium) to render the page")
+    url = sweep_page.as_uri()
+    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu"]
+    dom = subprocess.run([*headless, "--dump-dom", url], capture_output=True, text=True).stdout
+    assert dom.count('<tr class="ok">') == 2
+    shown = re.findall(r'<div class="curve" id="([^"]+)" style="">', dom)
+    assert shown == ["dist|step|everything swept"]  # the menus' first choice, drawn on load
+    shot = tmp_path / "page.png"
+    subprocess.run([*headless, f"--screenshot={shot}", "--window-size=1200,1600", url], check=True)
+    assert shot.stat().st_size > 10_000

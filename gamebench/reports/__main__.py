@@ -40,12 +40,17 @@ def main(argv: list[str] | None = None) -> int:
         name = args.report or report_name(args.sweep_dirs[0])
         if name is None:
             print("no report named by the sweep's experiment (use --report NAME)")
-            return 0
-        written = build_report(name, args.sweep_dirs, args.out)
+        else:
+            written = build_report(name, args.sweep_dirs, args.out)
+            print(f"report {name}: wrote " + ", ".join(str(p) for p in written))
+        from gamebench.reports.page import write_page
+
+        for sweep_dir in args.sweep_dirs:  # after the report: the page shows its tables
+            out = None if args.out is None or len(args.sweep_dirs) > 1 else args.out / "index.html"
+            print(f"page: {write_page(sweep_dir, out)}")
     except (OSError, ValueError) as error:
         print(f"gamebench-report: error: {error}", file=sys.stderr)
         return 2
-    print(f"report {name}: wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
