@@ -47,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
         for sweep_dir in args.sweep_dirs:  # after the report: the page shows its tables
             out = None if args.out is None or len(args.sweep_dirs) > 1 else args.out / "index.html"
-            print(f"page: {write_page(sweep_dir, out)}")
+            try:
+                print(f"page: {write_page(sweep_dir, out)}")
+            except (OSError, ValueError, KeyError) as error:  # the tables above are written
+                print(
+                    f"gamebench-report: page for {sweep_dir} not written: {error}", file=sys.stderr
+                )
     except (OSError, ValueError) as error:
         print(f"gamebench-report: error: {error}", file=sys.stderr)
         return 2

@@ -106,6 +106,8 @@ def curve_figures(rows: pd.DataFrame) -> tuple[str, str]:
         for x in xs:
             for name, by in groupings.items():
                 table = curves(rows, metric, x, by, "std")
+                if table.empty:  # every trial's values are NaN here (a metric this problem lacks)
+                    continue
                 logy = bool((table[metric] > 0).all())
                 src = _png(figure(table, metric, x, logy, "std"))
                 figure_id = html.escape(f"{metric}|{x}|{name}")

@@ -59,7 +59,8 @@ def varying(rows: pd.DataFrame) -> list[str]:
 def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) -> pd.DataFrame:
     """One row per (group, log point): x, mean of `metric` over the group's finite trials, the
     band's low and high, trials used and trials diverged."""
-    finite = finite_trials(rows)
+    # a trial whose plotted values are not all finite is left out (and counted as diverged)
+    finite = finite_trials(rows[["job", "trial", metric] + ([x] if x != "step" else [])])
     ok = finite.reindex(pd.MultiIndex.from_frame(rows[["job", "trial"]])).to_numpy()
     kept = rows[ok]
     out = []
@@ -90,7 +91,8 @@ def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) ->
                 }
             )
         )
-    return pd.concat(out, ignore_index=True)
+    columns = ["group", "step", x, metric, "low", "high", "trials", "diverged"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
 def figure(table: pd.DataFrame, metric: str, x: str, logy: bool, band: str):
