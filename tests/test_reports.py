@@ -12,6 +12,13 @@ import pytest
 from conftest import gamebench_cli as gamebench
 
 
+def main_without_jax(cwd, module: str, args: list[str]) -> subprocess.CompletedProcess:
+    """`module.main(args)` in a fresh interpreter, which exits 1 if it imported JAX."""
+    code = f"import sys; from {module} import main; rc = main({args!r}); "
+    code += "sys.exit(rc or 'jax' in sys.modules)"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True)
+
+
 def runner_rows(jobs: list[dict], metrics: dict[str, list[float]], steps=(10, 20)) -> pd.DataFrame:
     """Rows shaped as trajectories.parquet: identity columns, trial, step, metrics; two trials."""
     frames = []
@@ -76,12 +83,8 @@ def test_bilevel_report_from_two_sweeps_rebuilt_without_jax(tmp_path):
     )  # fmt: skip
     assert cost.returncode == 0, cost.stderr
     assert "2 to run in 2 compiled group" in cost.stdout  # fuse: false, each job timed alone
-    code = (
-        "import sys; from gamebench.reports.__main__ import main; "
-        "rc = main(['synthetic', 'cost', '--report', 'bilevel', '--out', 'both']); "
-        "sys.exit(rc or 'jax' in sys.modules)"
-    )
-    rebuilt = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    args = ["synthetic", "cost", "--report", "bilevel", "--out", "both"]
+    rebuilt = main_without_jax(tmp_path, "gamebench.reports.__main__", args)
     assert rebuilt.returncode == 0, rebuilt.stderr
     both = tmp_path / "both"
     rows = pd.read_csv(both / "bilevel_synthetic.csv")
@@ -128,12 +131,8 @@ def test_gamebench_plot_draws_any_metric_from_a_sweep_without_jax(tmp_path):
         tmp_path, "-m", "problem=seesaw", "solver=gda,kbeam", "debug=smoke", "hydra.sweep.dir=sweep"
     )
     assert sweep.returncode == 0, sweep.stderr
-    code = (
-        "import sys; from gamebench.reports.plot import main; "
-        "rc = main(['sweep', '--metric', 'dist', '--x', 'grad_evals', '--out', 'dist.svg', "
-        "'--csv', 'dist.csv']); sys.exit(rc or 'jax' in sys.modules)"
-    )
-    drawn = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True)
+    args = ["sweep", "--metric", "dist", "--x", "grad_evals", "--out", "dist.svg"]
+    drawn = main_without_jax(tmp_path, "gamebench.reports.plot", [*args, "--csv", "dist.csv"])
     assert drawn.returncode == 0, drawn.stderr
     svg = (tmp_path / "dist.svg").read_text()
     assert "solver=gda" in svg and "solver=kbeam" in svg  # grouped by what the sweep varied
