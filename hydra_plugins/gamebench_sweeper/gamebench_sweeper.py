@@ -182,8 +182,9 @@ class GamebenchSweeper(Sweeper):
         listed = {j["num"]: j for j in self._listed_jobs(sweep_dir)}
         returns = []
         while True:
-            trials = search.handed_out(study)[: settings.batch]
-            room = settings.n_trials - search.finished(study) - len(search.handed_out(study))
+            pending = search.handed_out(study)  # asked, never told: a killed search's jobs
+            trials = pending[: settings.batch]
+            room = settings.n_trials - search.finished(study) - len(pending)
             trials += [
                 study.ask(space) for _ in range(max(0, min(room, settings.batch - len(trials))))
             ]
