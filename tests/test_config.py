@@ -122,7 +122,7 @@ def _check_declarations(factory, declared: set[str], players: int = 0, extra=())
 @pytest.mark.parametrize("name", sorted(SOLVERS))
 def test_every_solver_declares_the_fields_its_factory_reads(name):
     spec = SOLVERS[name]
-    players = {"pair": 2, "bilevel": 2, "bilevel_z": 2, "none": 0}[spec.players]
+    players = {"pair": 2, "bilevel": 2, "bilevel_z": 2, "leader": 1, "none": 0}[spec.players]
     declared = {spec.kwargs.get(field, field) for field in spec.params}
     _check_declarations(spec.factory, declared, players, ["opt_z"])
 

@@ -41,7 +41,7 @@ def test_step_preserves_state_structure(compose, anti_saddle, name):
         for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(state)):
             np.testing.assert_array_equal(a, b)
     else:
-        assert int(info["grad_evals"]) >= 2
+        assert int(info["grad_evals"]) >= (1 if name == "standard_training" else 2)
     u, v = solver.readout(anti_saddle, new_state)
     assert u.shape == v.shape == (1,)
 

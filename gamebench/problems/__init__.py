@@ -19,16 +19,20 @@ from gamebench.problems import (
     domain_adaptation,
     hypercleaning,
     mog_gan,
+    poisoning,
     privacy_filter,
     quadratic,
+    robust,
     surfaces,
 )
 from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, make_smd
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
 from gamebench.problems.hypercleaning import make_hypercleaning
 from gamebench.problems.mog_gan import make_mog_gan
+from gamebench.problems.poisoning import make_poisoning
 from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
+from gamebench.problems.robust import make_mvm_defense, make_robust_classification
 from gamebench.problems.surfaces import SURFACES, make_surface
 
 # (problem config, solver config) -> the same, changed where the job computes another job's
@@ -58,6 +62,15 @@ class ProblemSpec:
     def build(self, cfg: Any) -> Problem:
         return self.factory(**{self.kwargs.get(n, n): cfg[n] for n in self.params})
 
+
+ROBUST_SMOKE = (
+    "problem.hidden=32",
+    "problem.batch=16",
+    "problem.train_size=500",
+    "problem.eval_size=50",
+    "problem.pgd_steps=3",
+    "trials=2",
+)
 
 PROBLEMS: dict[str, ProblemSpec] = {
     name: ProblemSpec(partial(make_surface, name), surfaces.PARAMS, "surface", small=True)
@@ -98,6 +111,23 @@ PROBLEMS |= {
         datasets=("mnist",),
         baselines=hypercleaning.HYPERCLEANING_BASELINES,
         smoke=("problem.n_train=500", "problem.n_val=500", "trials=2"),
+    ),
+    "poisoning": ProblemSpec(
+        make_poisoning,
+        poisoning.PARAMS,
+        datasets=("mnist",),
+        baselines=poisoning.POISONING_BASELINES,
+        same_run=poisoning.same_run,
+        smoke=("problem.n_train=200", "problem.n_val=200", "problem.refit_steps=20", "trials=2"),
+    ),
+    "robust_classification": ProblemSpec(
+        make_robust_classification,
+        robust.PARAMS,
+        datasets=("mnist",),
+        smoke=ROBUST_SMOKE,
+    ),
+    "mvm_defense": ProblemSpec(
+        make_mvm_defense, robust.MVM_PARAMS, datasets=("mnist",), smoke=ROBUST_SMOKE
     ),
 }
 

@@ -17,6 +17,13 @@ from typing import Any
 from gamebench.game import Solver
 from gamebench.optim import make_optimizer
 from gamebench.params import Param
+from gamebench.solvers.adversarial import (
+    ATTACK_STEP,
+    ATTACK_STEPS,
+    RANDOM_START,
+    adversarial_training,
+    fast_bat,
+)
 from gamebench.solvers.base import CG_ITERS, DAMPING, ETA, GAMMA, INNER_STEPS
 from gamebench.solvers.baseline import BASELINE, baseline
 from gamebench.solvers.bilevel import (
@@ -53,7 +60,8 @@ from gamebench.solvers.lookahead import extragradient, unrolled
 class SolverSpec:
     """factory(players..., **fields): `players` says what comes first: "pair" = the two players'
     optax transformations, "bilevel" = the leader's transformation and the follower's plain step
-    size opt_v.lr ("bilevel_z": also opt_z = the follower's transformation), "none" = nothing. `params` are the config fields it reads (field name ->
+    size opt_v.lr ("bilevel_z": also opt_z = the follower's transformation), "leader" = the leader's
+    transformation alone (the follower is re-solved inside each step), "none" = nothing. `params` are the config fields it reads (field name ->
     declaration); `kwargs` renames a field where the factory's argument is called otherwise."""
 
     factory: Callable[..., Solver]
@@ -71,10 +79,18 @@ class SolverSpec:
             return self.factory(make_optimizer(cfg.opt_u), make_optimizer(cfg.opt_v), **values)
         if self.players == "bilevel_z":
             values["opt_z"] = make_optimizer(cfg.opt_v)
+        if self.players == "leader":
+            return self.factory(make_optimizer(cfg.opt_u), **values)
         if self.players in ("bilevel", "bilevel_z"):
             return self.factory(make_optimizer(cfg.opt_u), cfg.opt_v.lr, **values)
         return self.factory(**values)
 
+
+ADVERSARIAL_FIELDS = {
+    "attack_step": ATTACK_STEP,
+    "attack_steps": ATTACK_STEPS,
+    "random_start": RANDOM_START,
+}
 
 SOLVERS: dict[str, SolverSpec] = {
     "gda": SolverSpec(gda),
@@ -128,6 +144,12 @@ SOLVERS: dict[str, SolverSpec] = {
     "iaptt_gm": SolverSpec(iaptt_gm, {"inner_steps": INNER_STEPS}, "bilevel_z"),
     "danskin": SolverSpec(danskin, {"inner_steps": INNER_STEPS, "eta": ETA}),
     "cgd": SolverSpec(cgd, {"eta": ETA, "cg_iters": CG_ITERS}),
+    # adversarial training: one factory, three protocols (configs/solver/<name>.yaml set the steps)
+    **{
+        name: SolverSpec(adversarial_training, ADVERSARIAL_FIELDS, "leader")
+        for name in ("standard_training", "fgsm_rs", "pgd_at")
+    },
+    "fast_bat": SolverSpec(fast_bat, ADVERSARIAL_FIELDS, "leader"),
     "baseline": SolverSpec(baseline, {"baseline": BASELINE}, "none", {"baseline": "name"}),
 }
 
