@@ -13,9 +13,16 @@ command exits 1 at the end if any job failed.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # python -m gamebench.cli: a repeated run, before the heavy imports
+    from gamebench.reuse import try_reuse
+
+    if try_reuse(sys.argv[1:]):
+        sys.exit(0)
+
 import os
 import re
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -153,6 +160,22 @@ def _task(cfg: DictConfig) -> None:
         _job_failed(out_dir)
         return
     print(result.summary_line, flush=True)
+    if not multirun and cfg.reuse:
+        _remember(cfg, out_dir, result.summary_line, hydra_cfg)
+
+
+def _remember(cfg: DictConfig, out_dir: Path, summary_line: str, hydra_cfg) -> None:
+    """Record this finished lone run for gamebench.reuse (an identical command copies it)."""
+    import json
+
+    from gamebench.reuse import remember
+
+    try:
+        job_key = json.loads((out_dir / "meta.json").read_text())["key"]
+    except (OSError, ValueError, KeyError):
+        return
+    run_dir = OmegaConf.to_container(hydra_cfg.run, resolve=False)["dir"]
+    remember(sys.argv[1:], out_dir, job_key, summary_line, str(run_dir))
 
 
 def _run_group(cfg: DictConfig) -> None:

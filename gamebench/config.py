@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -29,6 +28,7 @@ from gamebench.params import (
     one_of,
     schema,
 )
+from gamebench.paths import config_dir
 from gamebench.problems import PROBLEMS
 from gamebench.solvers import SOLVERS
 
@@ -37,7 +37,6 @@ from gamebench.solvers import SOLVERS
 for _plugin in filter(None, os.environ.get("GAMEBENCH_PLUGINS", "").split(",")):
     importlib.import_module(_plugin.strip())
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # editable install / source tree
 INT32 = "fit in 32 bits (below 2147483648)"  # seed, trials and steps enter the program as int32
 RUN_PARAMS = {
     "experiment": Param("default", "name recorded in every row"),
@@ -54,6 +53,10 @@ RUN_PARAMS = {
     "compile": Param("full", "fast: a third of the compile time, slower runs", one_of("full", "fast")),
     "sweep_group": Param(None, "set by the sweeper: the file listing one fused group", kind=str),
     "fuse": Param(True, "false: a sweep runs this job alone (its seconds are its own)"),
+    "reuse": Param(
+        True, "a lone run repeating a finished one (same command, code, configs) copies its files; "
+        "false: recompute (gamebench.reuse)",
+    ),
     "trials_per_shard": Param(
         0, "split the trials into shards of at most this many, one launcher job each, merged "
         "exactly (0: no split)", at_least(0),
@@ -68,15 +71,6 @@ SolverConfig = schema(
     "SolverConfig", NAME | SOLVER_PARAMS, opt_u=OptimizerConfig, opt_v=OptimizerConfig
 )
 SHARED_SOLVER_PARAMS = tuple(SOLVER_PARAMS)  # fields only some solvers read
-
-
-def config_dir() -> Path:
-    """The directory of the YAML configs, for editable and regular installs alike."""
-    if (CONFIG_DIR / "config.yaml").is_file():
-        return CONFIG_DIR
-    from importlib.resources import files
-
-    return Path(str(files("gamebench.configs")))
 
 
 def register_schemas() -> None:

@@ -39,7 +39,7 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
     except RuntimeError:  # backend already started (a later job of a multirun): keep what it has
         pass
     if compile_cache:
-        from gamebench.data.store import cache_root
+        from gamebench.paths import cache_root
 
         # GAMEBENCH_COMPILE_CACHE: compiled programs kept apart from the index of finished jobs
         # (the test suite shares one across its runs, each of which has its own job index)

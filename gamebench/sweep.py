@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from gamebench import io
-from gamebench.data.store import cache_root
+from gamebench.paths import cache_root, code_version
 
 # keys that never change a job's numbers or files: left out of its hash and its structure
-_RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache", "fuse", "trials_per_shard")
+_RUNTIME_KEYS = ("sweep_group", "progress", "compile_cache", "fuse", "trials_per_shard", "reuse")
 INDEX_VERSION = 1
 # output dirs of the jobs that failed in this process (the CLI exits 1 at the end if any did)
 failed_jobs: list[str] = []
@@ -57,17 +57,6 @@ def traced_solver_fields() -> tuple[str, ...]:
     for player in ("opt_u", "opt_v"):
         paths += [f"{player}.{name}" for name in floats(OptimizerConfig)]
     return tuple(paths)
-
-
-@cache
-def code_version() -> str:
-    """sha256 of the package's Python sources: a job's outputs are reused only under the same code."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _get(tree: dict, path: str) -> Any:
@@ -120,17 +109,9 @@ def _index_path(key: str) -> Path:
 
 
 def is_complete(out_dir: Path, key: str) -> bool:
-    """meta.json is written last and atomically: a job is done when it names this key, finished
-    (ok or diverged) and every file it lists exists."""
-    try:
-        meta = json.loads((out_dir / io.JOB_META).read_text())
-    except (OSError, ValueError):
-        return False
-    return (
-        meta.get("key") == key
-        and meta.get("status") in ("ok", "diverged")
-        and all((out_dir / name).is_file() for name in meta.get("files", []))
-    )
+    from gamebench.reuse import complete
+
+    return complete(out_dir, key)
 
 
 def find_done(key: str, out_dir: Path) -> Path | None:

@@ -4,9 +4,11 @@
 
 Runs, alternating, each in a fresh working dir: the bare script (scripts/bare_default_job.py, a
 fresh process: import JAX, one jit(vmap) of a scan over scans, no files), the CLI from a cold
-compilation cache (`gamebench problem=anti_saddle solver=kbeam`, a fresh GAMEBENCH_CACHE), and the
-CLI again on the compilation cache the cold run filled (warm: a single run never reuses a finished
-job's files, so it computes and writes everything again). Prints medians and the ratios CLI / bare.
+compilation cache (`gamebench problem=anti_saddle solver=kbeam`, a fresh GAMEBENCH_CACHE), the same
+command again (warm: it finds the finished run and copies its files, gamebench.reuse, before
+importing JAX), and the command with reuse=false on the compilation cache the cold run filled
+(warm_recompute: it computes and writes everything again). Prints medians and the ratios CLI /
+bare, and checks that every run wrote the same files.
 """
 
 from __future__ import annotations
@@ -24,13 +26,17 @@ CLI = [sys.executable, "-m", "gamebench.cli", "problem=anti_saddle", "solver=kbe
 BARE = [sys.executable, str(ROOT / "scripts" / "bare_default_job.py")]
 
 
-def timed(command: list[str], cwd: Path, env: dict) -> float:
+def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, list[str]]:
+    """Wall seconds, and the files of the run dir the CLI names last on its summary line."""
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()[-400:]}")
-    return wall
+    if command is BARE:
+        return wall, []
+    run_dir = Path(done.stdout.strip().rsplit("| ", 1)[1])
+    return wall, sorted(p.name for p in run_dir.iterdir() if p.is_file())
 
 
 def one_round() -> dict[str, float]:
@@ -40,11 +46,16 @@ def one_round() -> dict[str, float]:
         work = Path(work)
         env = {**os.environ, "GAMEBENCH_CACHE": str(work / "cache")}
         env.pop("GAMEBENCH_COMPILE_CACHE", None)
-        bare = timed(BARE, work, env)
-        cold = timed([*CLI, "hydra.run.dir=cold"], work, env)
-        warm = timed([*CLI, "hydra.run.dir=warm"], work, env)
-        files = sorted(p.name for p in (work / "warm").iterdir() if p.is_file())
-    return {"bare": bare, "cli_cold": cold, "cli_warm": warm, "files": files}
+        bare, _ = timed(BARE, work, env)
+        cold, files = timed(CLI, work, env)
+        warm, warm_files = timed(CLI, work, env)
+        recompute, recompute_files = timed([*CLI, "reuse=false"], work, env)
+        if not files == warm_files == recompute_files:
+            raise SystemExit(
+                f"the runs wrote different files: {files}, {warm_files}, {recompute_files}"
+            )
+    return {"bare": bare, "cli_cold": cold, "cli_warm": warm, "cli_warm_recompute": recompute,
+            "files": files}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,17 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
     rounds = [one_round() for _ in range(args.repeats)]
-    walls = {k: [r[k] for r in rounds] for k in ("bare", "cli_cold", "cli_warm")}
+    cases = ("bare", "cli_cold", "cli_warm", "cli_warm_recompute")
+    walls = {k: [r[k] for r in rounds] for k in cases}
     median = {k: statistics.median(v) for k, v in walls.items()}
-    ratios = {k: median[k] / median["bare"] for k in ("cli_cold", "cli_warm")}
+    ratios = {k: median[k] / median["bare"] for k in cases[1:]}
     for name, value in median.items():
         print(f"{value:6.2f} s  {name}  ({', '.join(f'{w:.2f}' for w in walls[name])})")
-    print(f"CLI / bare: cold {ratios['cli_cold']:.2f}x, warm {ratios['cli_warm']:.2f}x")
+    print(
+        f"CLI / bare: cold {ratios['cli_cold']:.2f}x, warm {ratios['cli_warm']:.2f}x, "
+        f"warm with reuse=false {ratios['cli_warm_recompute']:.2f}x"
+    )
     if args.json:
         from gamebench import io
 
         record = {"command": ["python", *sys.argv], "walls": walls, "median": median}
-        record |= {"ratio_to_bare": ratios, "warm_files": rounds[-1]["files"], **io.environment()}
+        record |= {"ratio_to_bare": ratios, "files": rounds[-1]["files"], **io.environment()}
         io.write_json(args.json, record)
     return 0
 

@@ -37,6 +37,35 @@ def test_single_run_writes_every_output(tmp_path):
     assert summary.status.eq("ok").all() and len(summary) == 4
 
 
+def test_a_repeated_run_copies_the_finished_one_and_reuse_false_recomputes(tmp_path):
+    args = ("problem=seesaw", "solver=kbeam", "solver.k=2", "debug=smoke")
+    first = gamebench(tmp_path, *args)
+    assert first.returncode == 0, first.stderr
+    second = gamebench(tmp_path, *args)
+    assert second.returncode == 0, second.stderr
+    assert "its files were copied" in second.stderr
+    runs = sorted((tmp_path / "outputs" / "default" / "seesaw-kbeam").iterdir())
+    assert len(runs) == 2
+    first_dir, copy_dir = runs
+    assert second.stdout.strip().endswith(str(copy_dir))
+    assert first.stdout.split("|")[0] == second.stdout.split("|")[0]  # the same numbers
+    meta = json.loads((copy_dir / "meta.json").read_text())
+    assert meta["reused_from"] == str(first_dir)
+    for name in meta["files"]:
+        assert (copy_dir / name).read_bytes() == (first_dir / name).read_bytes(), name
+    # an incomplete earlier run is never taken: the next identical command recomputes
+    (first_dir / "summary.csv").unlink()
+    (copy_dir / "summary.csv").unlink()
+    third = gamebench(tmp_path, *args)
+    assert third.returncode == 0 and "copied" not in third.stderr
+    # another seed is another run; reuse=false recomputes even when a finished one exists
+    assert "copied" not in gamebench(tmp_path, *args, "seed=3").stderr
+    forced = gamebench(tmp_path, *args, "reuse=false")
+    assert forced.returncode == 0 and "copied" not in forced.stderr
+    forced_dir = Path(forced.stdout.strip().rsplit("| ", 1)[1])
+    assert "reused_from" not in json.loads((forced_dir / "meta.json").read_text())
+
+
 def test_multirun_skips_duplicates_and_gathers_one_table(tmp_path):
     result = gamebench(
         tmp_path, "-m", "problem=anti_saddle", "solver=gda,kbeam", "solver.k=1,2", "debug=smoke"

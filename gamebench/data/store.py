@@ -28,6 +28,7 @@ from pathlib import Path
 
 from gamebench.files import atomic_path
 from gamebench.files import write_json as atomic_write_json
+from gamebench.paths import cache_root
 
 _CHUNK = 1 << 20
 _MANIFESTS = Path(__file__).resolve().parent
@@ -51,11 +52,6 @@ class DownloadError(DataError):
 
 def data_dir() -> Path:
     return Path(os.environ.get("GAMEBENCH_DATA") or Path.home() / ".cache" / "gamebench" / "data")
-
-
-def cache_root() -> Path:
-    """$GAMEBENCH_CACHE, else ~/.cache/gamebench: derived data, the XLA cache, the job index."""
-    return Path(os.environ.get("GAMEBENCH_CACHE") or Path.home() / ".cache" / "gamebench")
 
 
 def derived_dir() -> Path:
