@@ -127,7 +127,10 @@ PROBLEMS |= {
         smoke=ROBUST_SMOKE,
     ),
     "mvm_defense": ProblemSpec(
-        make_mvm_defense, robust.MVM_PARAMS, datasets=("mnist",), smoke=ROBUST_SMOKE
+        make_mvm_defense,
+        robust.MVM_PARAMS,
+        datasets=("mnist",),
+        smoke=(*ROBUST_SMOKE, "problem.attacker_hidden=16", "problem.attacker_eval_steps=5"),
     ),
 }
 

@@ -23,7 +23,11 @@ mvm_defense: the follower is an attacker network v that maps an image to its per
 Metrics (at log points, on the first `eval_size` test images): `clean_acc`; `robust_acc`, the
 accuracy under PGD (`pgd_steps` signed steps of 2.5 eps / pgd_steps from `pgd_restarts` random starts;
 an example counts as robust only if every restart fails) at eps, and `robust_acc_large` at
-`eps_large`; for mvm_defense also `attacker_acc`, the accuracy against the learned attacker.
+`eps_large`; for mvm_defense also `attacker_acc`, the accuracy against the game's own attacker, and
+`fresh_attacker_acc`, against a fresh attacker network of the same class trained for
+`attacker_eval_steps` adam steps (lr 1e-3, the step's batch size) against the frozen classifier: the
+defender's worst case over the attacker class, which is what the minimax defence optimises and what
+a defence trained against one attacker can be far from.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from gamebench.game import Problem
 from gamebench.nn import mlp_apply, mlp_init
@@ -54,6 +59,9 @@ PARAMS = {
 MVM_PARAMS = PARAMS | {
     "attacker_hidden": Param(256, "hidden units of the attacker network", at_least(1)),
     "attacker_gain": Param(1.0, "orthogonal initialisation gain of the attacker", above(0)),
+    "attacker_eval_steps": Param(
+        300, "adam steps of fresh_attacker_acc's new attacker", at_least(1)
+    ),
 }
 
 
@@ -203,6 +211,7 @@ def make_mvm_defense_from_arrays(
     pgd_restarts: int = 2,
     attacker_hidden: int = 256,
     attacker_gain: float = 1.0,
+    attacker_eval_steps: int = 300,
 ) -> Problem:
     def bind(data) -> Problem:
         init_u, sample_batch = _common(data, batch, hidden)
@@ -215,10 +224,35 @@ def make_mvm_defense_from_arrays(
             x, y = data_batch
             return jnp.mean(per_example_ce(classifier(u, perturbed(x, attack(v, x))), y))
 
-        def metrics(u, v, key):
+        def init_attacker(key):
+            return mlp_init(key, [PIXELS, attacker_hidden, PIXELS], attacker_gain)
+
+        def accuracy_against(u, v):
             x, y = data["x_test"], data["y_test"]
-            against_attacker = jnp.argmax(classifier(u, perturbed(x, attack(v, x))), axis=1) == y
-            return base_metrics(u, key) | {"attacker_acc": jnp.mean(against_attacker)}
+            return jnp.mean(jnp.argmax(classifier(u, perturbed(x, attack(v, x))), axis=1) == y)
+
+        def fresh_attacker(u, key):
+            """A new attacker trained against the frozen classifier u (ascent on f)."""
+            optimizer = optax.adam(1e-3)
+            key_init, key_batches = jax.random.split(key)
+            v = init_attacker(key_init)
+
+            def ascend(carry, key):
+                v, state = carry
+                grad = jax.grad(lambda v: -f(u, v, sample_batch(key)))(v)
+                updates, state = optimizer.update(grad, state, v)
+                return (optax.apply_updates(v, updates), state), None
+
+            keys = jax.random.split(key_batches, attacker_eval_steps)
+            (v, _), _ = jax.lax.scan(ascend, (v, optimizer.init(v)), keys)
+            return v
+
+        def metrics(u, v, key):
+            key_pgd, key_fresh = jax.random.split(key)
+            return base_metrics(u, key_pgd) | {
+                "attacker_acc": accuracy_against(u, v),
+                "fresh_attacker_acc": accuracy_against(u, fresh_attacker(u, key_fresh)),
+            }
 
         return Problem(
             name="mvm_defense",
@@ -247,6 +281,7 @@ def make_mvm_defense(
     pgd_restarts: int = 2,
     attacker_hidden: int = 256,
     attacker_gain: float = 1.0,
+    attacker_eval_steps: int = 300,
 ) -> Problem:
     arrays = mnist_arrays(train_size, eval_size)
     return make_mvm_defense_from_arrays(
@@ -259,4 +294,5 @@ def make_mvm_defense(
         pgd_restarts,
         attacker_hidden,
         attacker_gain,
+        attacker_eval_steps,
     )

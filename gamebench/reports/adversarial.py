@@ -5,8 +5,9 @@
     gamebench-report SWEEP_DIR             # rebuilds the report from the rows alone
 
 Robust rows (problems robust_classification and mvm_defense) make robust_table.csv (method, trial,
-clean_acc, robust_acc, robust_acc_large at the last logged step, and gradients and second-order
-products per leader step), robust_table.md (mean ± std over trials) and robust_accuracy.png (PGD
+clean_acc, robust_acc, robust_acc_large at the last logged step; fresh_attacker_acc, the accuracy
+against a new attacker network trained on the final classifier, for every method where the jobs
+log it (mvm_defense); gradients and second-order products per leader step), robust_table.md (mean ± std over trials) and robust_accuracy.png (PGD
 accuracy against steps, and robust against clean accuracy). A method is the solver's name, with
 `mvm_` in front on the Machine-vs-Machine game and K for K-beam.
 
@@ -27,7 +28,7 @@ from gamebench import io
 from gamebench.reports.rows import Sweeps, load
 
 ROBUST_PROBLEMS = ("robust_classification", "mvm_defense")
-ROBUST_METRICS = ("clean_acc", "robust_acc", "robust_acc_large")
+ROBUST_METRICS = ("clean_acc", "robust_acc", "robust_acc_large", "fresh_attacker_acc")
 COSTS = ("grad_evals", "hvps")
 KBEAMS = ("kbeam", "kbeam_eps")
 
@@ -58,7 +59,10 @@ def robust_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
         {
             "method": methods,
             "trial": last.trial.to_numpy(),
-            **{m: last[m].to_numpy(np.float64) for m in ROBUST_METRICS},
+            **{
+                m: last[m].to_numpy(np.float64) if m in last else np.full(len(last), np.nan)
+                for m in ROBUST_METRICS
+            },
             **_per_step_costs(last),
         }
     ).reset_index(drop=True)
@@ -136,12 +140,11 @@ def robust_markdown(table: pd.DataFrame, scale: dict | None) -> str:
     costs = [c for c in ("grad_evals_per_step", "hvps_per_step") if c in table]
     lines += [
         "| method | trials | clean_acc | robust_acc (eps) | robust_acc (large eps) | "
-        + " | ".join(costs)
-        + " |",
-        "|---" * (5 + len(costs)) + "|",
+        "fresh attacker acc | " + " | ".join(costs) + " |",
+        "|---" * (6 + len(costs)) + "|",
     ]
     for method, sub in table.groupby("method", sort=False):
-        cells = [_mean_std(sub[m]) for m in ROBUST_METRICS]
+        cells = [_mean_std(sub[m]) if sub[m].notna().any() else "" for m in ROBUST_METRICS]
         cells += [f"{sub[c].mean():.3g}" for c in costs]
         lines.append(f"| {method} | {len(sub)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
