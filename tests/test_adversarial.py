@@ -12,6 +12,7 @@ import optax
 import pytest
 
 from gamebench.problems.robust import (
+    Settings,
     classifier,
     make_robust_classification_from_arrays,
     per_example_ce,
@@ -21,6 +22,7 @@ from gamebench.problems.robust import (
 from gamebench.run import make_run, trial_keys
 from gamebench.solvers.adversarial import adversarial_training, fast_bat, fast_bat_direction
 
+SMALL_ATTACKER = {"attacker_hidden": 8, "attacker_eval_steps": 5}  # fresh_attacker_acc, cheaply
 REAL = bool(os.environ.get("GAMEBENCH_DATA"))
 needs_data = pytest.mark.skipif(
     not REAL, reason="GAMEBENCH_DATA is not set: no real dataset directory configured"
@@ -37,20 +39,16 @@ def synthetic_arrays(n: int = 64, seed: int = 0) -> dict:
 
 
 def test_pgd_attack_stays_in_the_ball_and_raises_the_loss_of_a_trained_model():
-    problem = make_robust_classification_from_arrays(
-        synthetic_arrays(), eps=0.1, hidden=16, batch=32, pgd_steps=5
-    )
-    run = make_run(problem, adversarial_training(optax.adam(1e-2), attack_steps=0), steps=200,
-                   log_every=200)  # fmt: skip
-    metrics = jax.jit(run)(trial_keys(0, 1), problem.data)
-    assert float(metrics["clean_acc"][0, -1]) > 0.95  # trained: standard training fits the data
-
     from gamebench.run import make_final_players
 
-    u, _ = jax.jit(make_final_players(problem, adversarial_training(optax.adam(1e-2), 0.01, 0),
-                                      steps=200))(trial_keys(0, 1), problem.data)  # fmt: skip
+    problem = make_robust_classification_from_arrays(
+        synthetic_arrays(), Settings(eps=0.1, hidden=16, batch=32, pgd_steps=5, **SMALL_ATTACKER)
+    )
+    standard = adversarial_training(optax.adam(1e-2), 0.01, 0, random_start=False)
+    u, _ = jax.jit(make_final_players(problem, standard, steps=200))(trial_keys(0, 1), problem.data)
     u = jax.tree.map(lambda leaf: leaf[0], u)
     x, y = problem.data["x_test"], problem.data["y_test"]
+    assert float(jnp.mean(jnp.argmax(classifier(u, x), axis=1) == y)) > 0.95  # trained
     delta = pgd_attack(u, x, y, 0.1, 10, jax.random.PRNGKey(3))
     assert float(jnp.max(jnp.abs(delta))) <= 0.1 + 1e-7
     adversarial = perturbed(x, delta)
@@ -69,7 +67,7 @@ def test_fast_bat_direction_is_the_total_derivative_of_the_upper_objective():
     differences along random directions (float64, a smooth classifier)."""
     with jax.enable_x64(True):
         problem = make_robust_classification_from_arrays(
-            synthetic_arrays(16, seed=1), eps=0.05, hidden=6, batch=16
+            synthetic_arrays(16, seed=1), Settings(eps=0.05, hidden=6, batch=16, **SMALL_ATTACKER)
         )
         problem = problem.bind(jax.tree.map(lambda a: a.astype(jnp.float64)
                                             if a.dtype == jnp.float32 else a, problem.data))  # fmt: skip
@@ -109,7 +107,7 @@ def test_fast_bat_direction_is_the_total_derivative_of_the_upper_objective():
 
 def test_fast_bat_costs_fewer_gradients_than_pgd_at_and_both_train():
     problem = make_robust_classification_from_arrays(
-        synthetic_arrays(), eps=0.1, hidden=16, batch=32, pgd_steps=5
+        synthetic_arrays(), Settings(eps=0.1, hidden=16, batch=32, pgd_steps=5, **SMALL_ATTACKER)
     )
     results = {}
     for name, solver in {

@@ -69,6 +69,8 @@ ROBUST_SMOKE = (
     "problem.train_size=500",
     "problem.eval_size=50",
     "problem.pgd_steps=3",
+    "problem.attacker_hidden=16",
+    "problem.attacker_eval_steps=5",
     "trials=2",
 )
 
@@ -127,10 +129,7 @@ PROBLEMS |= {
         smoke=ROBUST_SMOKE,
     ),
     "mvm_defense": ProblemSpec(
-        make_mvm_defense,
-        robust.MVM_PARAMS,
-        datasets=("mnist",),
-        smoke=(*ROBUST_SMOKE, "problem.attacker_hidden=16", "problem.attacker_eval_steps=5"),
+        make_mvm_defense, robust.PARAMS, datasets=("mnist",), smoke=ROBUST_SMOKE
     ),
 }
 

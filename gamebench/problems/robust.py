@@ -20,19 +20,19 @@ mvm_defense: the follower is an attacker network v that maps an image to its per
     a_v(x) = eps tanh(MLP_v(x)),   f(u, v, (x, y)) = mean CE(u; clip(x + a_v(x), 0, 1), y),
   a zero-sum game over (classifier, attacker) for GDA, alternating GDA and K-beam (K attackers).
 
-Metrics (at log points, on the first `eval_size` test images): `clean_acc`; `robust_acc`, the
-accuracy under PGD (`pgd_steps` signed steps of 2.5 eps / pgd_steps from `pgd_restarts` random starts;
-an example counts as robust only if every restart fails) at eps, and `robust_acc_large` at
-`eps_large`; for mvm_defense also `attacker_acc`, the accuracy against the game's own attacker, and
-`fresh_attacker_acc`, against a fresh attacker network of the same class trained for
-`attacker_eval_steps` adam steps (lr 1e-3, the step's batch size) against the frozen classifier: the
-defender's worst case over the attacker class, which is what the minimax defence optimises and what
-a defence trained against one attacker can be far from.
+Metrics (at log points, on the first `eval_size` test images), for both problems: `clean_acc`;
+`robust_acc`, the accuracy under PGD (`pgd_steps` signed steps of 2.5 eps / pgd_steps from
+`pgd_restarts` random starts; an example counts as robust only if every restart fails) at eps, and
+`robust_acc_large` at `eps_large`; `fresh_attacker_acc`, the accuracy against a new attacker network
+of mvm_defense's class trained for `attacker_eval_steps` adam steps (lr 1e-3, batches of `batch`)
+against the frozen classifier: the worst case over the attacker class, which the minimax defence
+optimises and PGD training does not. mvm_defense also logs `attacker_acc`, against its own attacker.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -55,14 +55,28 @@ PARAMS = {
     "eval_size": Param(1000, "test images of the metrics", at_least(1)),
     "pgd_steps": Param(20, "steps of the evaluation attack (PGD-20)", at_least(1)),
     "pgd_restarts": Param(2, "random starts of the evaluation attack", at_least(1)),
-}
-MVM_PARAMS = PARAMS | {
-    "attacker_hidden": Param(256, "hidden units of the attacker network", at_least(1)),
-    "attacker_gain": Param(1.0, "orthogonal initialisation gain of the attacker", above(0)),
+    "attacker_hidden": Param(256, "hidden units of an attacker network", at_least(1)),
+    "attacker_gain": Param(1.0, "orthogonal initialisation gain of an attacker", above(0)),
     "attacker_eval_steps": Param(
         300, "adam steps of fresh_attacker_acc's new attacker", at_least(1)
     ),
 }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The problems' shared settings (PARAMS but train_size, which only picks the data)."""
+
+    eps: float = 0.3
+    eps_large: float = 0.4
+    hidden: int = 256
+    batch: int = 128
+    eval_size: int = 1000
+    pgd_steps: int = 20
+    pgd_restarts: int = 2
+    attacker_hidden: int = 256
+    attacker_gain: float = 1.0
+    attacker_eval_steps: int = 300
 
 
 def mnist_arrays(train_size: int, eval_size: int, root=None) -> dict:
@@ -118,50 +132,74 @@ def robust_accuracy(u, x, y, eps, steps: int, restarts: int, key) -> jax.Array:
     return jnp.mean(jnp.all(jax.vmap(correct)(jax.random.split(key, restarts)), axis=0))
 
 
-def _common(data, batch: int, hidden: int):
-    """The pieces both problems share: classifier init, batch sampler, base metrics."""
+class Game:
+    """What both problems are built from: the classifier, the batches, the attacker class and the
+    metrics, for one dataset (`data`, traced inside the runner's program) and settings."""
 
-    def init_u(key):
-        return mlp_init(key, [PIXELS, hidden, hidden, CLASSES], math.sqrt(2.0))
+    def __init__(self, data: dict, settings: Settings):
+        self.data, self.s = data, settings
 
-    def sample_batch(key):
-        index = jax.random.randint(key, (batch,), 0, data["x_train"].shape[0])
-        return data["x_train"][index], data["y_train"][index]
+    def init_u(self, key):
+        return mlp_init(key, [PIXELS, self.s.hidden, self.s.hidden, CLASSES], math.sqrt(2.0))
 
-    return init_u, sample_batch
+    def sample_batch(self, key):
+        index = jax.random.randint(key, (self.s.batch,), 0, self.data["x_train"].shape[0])
+        return self.data["x_train"][index], self.data["y_train"][index]
 
+    def loss(self, u, delta, batch):
+        x, y = batch
+        return jnp.mean(per_example_ce(classifier(u, perturbed(x, delta)), y))
 
-def _metrics(data, eps, eps_large, pgd_steps, pgd_restarts):
-    def metrics(u, key):
-        key_eps, key_large = jax.random.split(key)
-        x, y = data["x_test"], data["y_test"]
+    def init_attacker(self, key):
+        return mlp_init(key, [PIXELS, self.s.attacker_hidden, PIXELS], self.s.attacker_gain)
+
+    def attack(self, v, x):
+        """The attacker network's perturbation of x: eps tanh(MLP_v(x))."""
+        return self.s.eps * jnp.tanh(mlp_apply(v, x, jax.nn.relu))
+
+    def attacker_loss(self, u, v, batch):
+        return self.loss(u, self.attack(v, batch[0]), batch)
+
+    def accuracy_against(self, u, v):
+        x, y = self.data["x_test"], self.data["y_test"]
+        return jnp.mean(jnp.argmax(classifier(u, perturbed(x, self.attack(v, x))), axis=1) == y)
+
+    def fresh_attacker(self, u, key):
+        """A new attacker of the class, trained against the frozen classifier u (ascent on f)."""
+        optimizer = optax.adam(1e-3)
+        key_init, key_batches = jax.random.split(key)
+        v = self.init_attacker(key_init)
+
+        def ascend(carry, key):
+            v, state = carry
+            grad = jax.grad(lambda v: -self.attacker_loss(u, v, self.sample_batch(key)))(v)
+            updates, state = optimizer.update(grad, state, v)
+            return (optax.apply_updates(v, updates), state), None
+
+        keys = jax.random.split(key_batches, self.s.attacker_eval_steps)
+        (v, _), _ = jax.lax.scan(ascend, (v, optimizer.init(v)), keys)
+        return v
+
+    def metrics(self, u, key):
+        key_eps, key_large, key_fresh = jax.random.split(key, 3)
+        x, y, s = self.data["x_test"], self.data["y_test"], self.s
         return {
             "clean_acc": jnp.mean(jnp.argmax(classifier(u, x), axis=1) == y),
-            "robust_acc": robust_accuracy(u, x, y, eps, pgd_steps, pgd_restarts, key_eps),
+            "robust_acc": robust_accuracy(u, x, y, s.eps, s.pgd_steps, s.pgd_restarts, key_eps),
             "robust_acc_large": robust_accuracy(
-                u, x, y, eps_large, pgd_steps, pgd_restarts, key_large
+                u, x, y, s.eps_large, s.pgd_steps, s.pgd_restarts, key_large
             ),
+            "fresh_attacker_acc": self.accuracy_against(u, self.fresh_attacker(u, key_fresh)),
         }
-
-    return metrics
 
 
 def make_robust_classification_from_arrays(
-    arrays: dict,
-    eps: float = 0.3,
-    eps_large: float = 0.4,
-    hidden: int = 256,
-    batch: int = 128,
-    pgd_steps: int = 20,
-    pgd_restarts: int = 2,
+    arrays: dict, settings: Settings = Settings()
 ) -> Problem:
-    def bind(data) -> Problem:
-        init_u, sample_batch = _common(data, batch, hidden)
-        base_metrics = _metrics(data, eps, eps_large, pgd_steps, pgd_restarts)
+    eps, batch = settings.eps, settings.batch
 
-        def f(u, delta, data_batch):
-            x, y = data_batch
-            return jnp.mean(per_example_ce(classifier(u, perturbed(x, delta)), y))
+    def bind(data) -> Problem:
+        game = Game(data, settings)
 
         def g(u, delta, data_batch):
             x, y = data_batch
@@ -169,13 +207,13 @@ def make_robust_classification_from_arrays(
 
         return Problem(
             name="robust_classification",
-            f=f,
+            f=game.loss,
             g=g,
-            init_u=init_u,
+            init_u=game.init_u,
             init_v=lambda key: jax.random.uniform(key, (batch, PIXELS), minval=-eps, maxval=eps),
             project_v=lambda delta: jnp.clip(delta, -eps, eps),
-            sample_batch=sample_batch,
-            metrics=lambda u, v, key: base_metrics(u, key),
+            sample_batch=game.sample_batch,
+            metrics=lambda u, v, key: game.metrics(u, key),
             headline="robust_acc",
             info={"eps": eps},
             data=data,
@@ -185,84 +223,22 @@ def make_robust_classification_from_arrays(
     return bind({k: jnp.asarray(v) for k, v in arrays.items()})
 
 
-def make_robust_classification(
-    eps: float = 0.3,
-    eps_large: float = 0.4,
-    hidden: int = 256,
-    batch: int = 128,
-    train_size: int = 60000,
-    eval_size: int = 1000,
-    pgd_steps: int = 20,
-    pgd_restarts: int = 2,
-) -> Problem:
-    arrays = mnist_arrays(train_size, eval_size)
-    return make_robust_classification_from_arrays(
-        arrays, eps, eps_large, hidden, batch, pgd_steps, pgd_restarts
-    )
-
-
-def make_mvm_defense_from_arrays(
-    arrays: dict,
-    eps: float = 0.3,
-    eps_large: float = 0.4,
-    hidden: int = 256,
-    batch: int = 128,
-    pgd_steps: int = 20,
-    pgd_restarts: int = 2,
-    attacker_hidden: int = 256,
-    attacker_gain: float = 1.0,
-    attacker_eval_steps: int = 300,
-) -> Problem:
+def make_mvm_defense_from_arrays(arrays: dict, settings: Settings = Settings()) -> Problem:
     def bind(data) -> Problem:
-        init_u, sample_batch = _common(data, batch, hidden)
-        base_metrics = _metrics(data, eps, eps_large, pgd_steps, pgd_restarts)
-
-        def attack(v, x):
-            return eps * jnp.tanh(mlp_apply(v, x, jax.nn.relu))
-
-        def f(u, v, data_batch):
-            x, y = data_batch
-            return jnp.mean(per_example_ce(classifier(u, perturbed(x, attack(v, x))), y))
-
-        def init_attacker(key):
-            return mlp_init(key, [PIXELS, attacker_hidden, PIXELS], attacker_gain)
-
-        def accuracy_against(u, v):
-            x, y = data["x_test"], data["y_test"]
-            return jnp.mean(jnp.argmax(classifier(u, perturbed(x, attack(v, x))), axis=1) == y)
-
-        def fresh_attacker(u, key):
-            """A new attacker trained against the frozen classifier u (ascent on f)."""
-            optimizer = optax.adam(1e-3)
-            key_init, key_batches = jax.random.split(key)
-            v = init_attacker(key_init)
-
-            def ascend(carry, key):
-                v, state = carry
-                grad = jax.grad(lambda v: -f(u, v, sample_batch(key)))(v)
-                updates, state = optimizer.update(grad, state, v)
-                return (optax.apply_updates(v, updates), state), None
-
-            keys = jax.random.split(key_batches, attacker_eval_steps)
-            (v, _), _ = jax.lax.scan(ascend, (v, optimizer.init(v)), keys)
-            return v
+        game = Game(data, settings)
 
         def metrics(u, v, key):
-            key_pgd, key_fresh = jax.random.split(key)
-            return base_metrics(u, key_pgd) | {
-                "attacker_acc": accuracy_against(u, v),
-                "fresh_attacker_acc": accuracy_against(u, fresh_attacker(u, key_fresh)),
-            }
+            return game.metrics(u, key) | {"attacker_acc": game.accuracy_against(u, v)}
 
         return Problem(
             name="mvm_defense",
-            f=f,
-            init_u=init_u,
-            init_v=lambda key: mlp_init(key, [PIXELS, attacker_hidden, PIXELS], attacker_gain),
-            sample_batch=sample_batch,
+            f=game.attacker_loss,
+            init_u=game.init_u,
+            init_v=game.init_attacker,
+            sample_batch=game.sample_batch,
             metrics=metrics,
             headline="robust_acc",
-            info={"eps": eps},
+            info={"eps": settings.eps},
             data=data,
             bind=bind,
         )
@@ -270,29 +246,15 @@ def make_mvm_defense_from_arrays(
     return bind({k: jnp.asarray(v) for k, v in arrays.items()})
 
 
-def make_mvm_defense(
-    eps: float = 0.3,
-    eps_large: float = 0.4,
-    hidden: int = 256,
-    batch: int = 128,
-    train_size: int = 60000,
-    eval_size: int = 1000,
-    pgd_steps: int = 20,
-    pgd_restarts: int = 2,
-    attacker_hidden: int = 256,
-    attacker_gain: float = 1.0,
-    attacker_eval_steps: int = 300,
-) -> Problem:
-    arrays = mnist_arrays(train_size, eval_size)
-    return make_mvm_defense_from_arrays(
-        arrays,
-        eps,
-        eps_large,
-        hidden,
-        batch,
-        pgd_steps,
-        pgd_restarts,
-        attacker_hidden,
-        attacker_gain,
-        attacker_eval_steps,
+def make_robust_classification(train_size: int = 60000, **settings) -> Problem:
+    """robust_classification on MNIST (see the module docstring); settings: Settings' fields."""
+    config = Settings(**settings)
+    return make_robust_classification_from_arrays(
+        mnist_arrays(train_size, config.eval_size), config
     )
+
+
+def make_mvm_defense(train_size: int = 60000, **settings) -> Problem:
+    """mvm_defense on MNIST (see the module docstring); settings: Settings' fields."""
+    config = Settings(**settings)
+    return make_mvm_defense_from_arrays(mnist_arrays(train_size, config.eval_size), config)
