@@ -8,7 +8,7 @@ Hydra, JAX or pandas is imported, finds the record, checks that the earlier run 
 meta.json names the job's key, its status is ok or diverged, every file it lists exists), copies its
 files into a new run dir named as Hydra would name it, notes the source in meta.json
 (`reused_from`) and prints the summary line. `reuse=false` on the command line recomputes; runs
-whose config sets reuse false (timing experiments) are never recorded. Multiruns use the sweep's
+whose config sets reuse false are never recorded. Multiruns use the sweep's
 own done-job index (gamebench.sweep.find_done), and any command with flags (-m, --cfg, --help),
 +/~ edits, hydra.* or tracking overrides takes the normal path.
 
