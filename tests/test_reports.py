@@ -70,6 +70,51 @@ def test_privacy_methods_and_the_protocol_columns():
         table_from_rows(runner_rows(jobs, {"utility_acc": [0.5] * 4}))
 
 
+def test_robust_methods_costs_and_the_attacker_column():
+    from gamebench.reports.adversarial import robust_from_rows, robust_markdown
+
+    jobs = [
+        {"problem": "robust_classification", "solver": "pgd_at", "solver.k": 5},
+        {"problem": "robust_classification", "solver": "fast_bat", "solver.k": 5},
+        {"problem": "mvm_defense", "solver": "kbeam", "solver.k": 5},
+    ]
+    metrics = {m: [0.9, 0.8, 0.7] for m in ("clean_acc", "robust_acc", "robust_acc_large")}
+    metrics |= {"grad_evals": [220.0, 60.0, 120.0], "hvps": [0.0, 20.0, 0.0]}
+    rows = runner_rows(jobs, metrics).assign(fresh_attacker_acc=np.nan)
+    rows.loc[rows.problem == "mvm_defense", "fresh_attacker_acc"] = 0.2
+    table = robust_from_rows(rows)
+    assert table.method.tolist() == ["pgd_at"] * 2 + ["fast_bat"] * 2 + ["mvm_kbeam(k=5)"] * 2
+    # costs per leader step: the cumulative counts at the last step (20) over 20 steps
+    assert table.grad_evals_per_step.tolist()[::2] == [11.0, 3.0, 6.0]
+    assert table.hvps_per_step.tolist()[::2] == [0.0, 1.0, 0.0]
+    text = robust_markdown(table, None)
+    assert "| pgd_at | 2 | 0.900 ± 0.000 | 0.900 ± 0.000 | 0.900 ± 0.000 |  | 11 | 0 |" in text
+    assert "| mvm_kbeam(k=5) | 2 | 0.700 ± 0.000 |" in text and "0.200 ± 0.000" in text
+
+
+def test_poisoning_drop_is_against_the_clean_baseline_and_truncation_is_its_own_method():
+    from gamebench.reports.adversarial import poisoning_from_rows, poisoning_markdown
+
+    base = {"problem": "poisoning", "problem.n_train": 1000, "problem.poison_seed": 0}
+    jobs = [
+        {**base, "solver": "baseline", "solver.baseline": "clean", "problem.poison_share": 0.06},
+        {**base, "solver": "rmd", "solver.truncate": 0, "problem.poison_share": 0.01},
+        {**base, "solver": "rmd", "solver.truncate": 0, "problem.poison_share": 0.06},
+        {**base, "solver": "rmd", "solver.truncate": 5, "problem.poison_share": 0.06},
+    ]
+    metrics = {"test_acc": [0.86, 0.1, 0.1, 0.1], "refit_acc": [0.8, 0.8, 0.6, 0.7]}
+    metrics |= {"grad_evals": [0.0, 440.0, 440.0, 440.0], "hvps": [0.0, 400.0, 400.0, 100.0]}
+    table = poisoning_from_rows(runner_rows(jobs, metrics))
+    assert "clean" not in set(table.method)
+    assert list(dict.fromkeys(table.method)) == ["rmd", "rmd(truncate=5)"]
+    assert (table.clean_acc == 0.86).all()  # the clean learner's test_acc, not its refit_acc
+    six = table[(table.method == "rmd") & (table.poison_share == 0.06)]
+    np.testing.assert_allclose(six["drop"], 0.26)
+    assert (table.n_poison.unique() == [10, 60]).all()
+    text = poisoning_markdown(table, None)
+    assert "Clean learner (no poison): 0.860" in text and "| rmd(truncate=5) |" in text
+
+
 def test_bilevel_report_from_two_sweeps_rebuilt_without_jax(tmp_path):
     synthetic = gamebench(
         tmp_path, "-m", "experiment=bilevel_synthetic", "setting=smd20,iaptt_toy",
