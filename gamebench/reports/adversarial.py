@@ -68,14 +68,13 @@ def robust_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def robust_curves(rows: pd.DataFrame) -> pd.DataFrame:
-    """(method, step) -> mean and std over trials of robust_acc."""
+def robust_curves(rows: pd.DataFrame, metric: str = "robust_acc") -> pd.DataFrame:
+    """(method, step) -> mean and std over trials of `metric`."""
     k = rows["solver.k"] if "solver.k" in rows else pd.Series(np.nan, index=rows.index)
     method = [robust_method(p, s, kk) for p, s, kk in zip(rows.problem, rows.solver, k)]
-    frame = pd.DataFrame(
-        {"method": method, "step": rows.step.to_numpy(), "robust_acc": rows.robust_acc}
-    )
-    return frame.groupby(["method", "step"], sort=False).robust_acc.agg(["mean", "std"])
+    values = rows[metric] if metric in rows else pd.Series(np.nan, index=rows.index)
+    frame = pd.DataFrame({"method": method, "step": rows.step.to_numpy(), metric: values})
+    return frame.groupby(["method", "step"], sort=False)[metric].agg(["mean", "std"])
 
 
 def poison_method(solver: str, baseline, truncate) -> str:
@@ -190,7 +189,8 @@ def build(sweeps: Sweeps, out: str | Path | None = None, command: str | None = N
         table = robust_from_rows(robust_rows)
         io.write_csv(out / "robust_table.csv", table)
         io.write_text(out / "robust_table.md", robust_markdown(table, scale))
-        fig = robust_figure(table, robust_curves(robust_rows))
+        curves = {m: robust_curves(robust_rows, m) for m in ("robust_acc", "fresh_attacker_acc")}
+        fig = robust_figure(table, curves)
         io.save_figure(out / "robust_accuracy.png", fig)
         close(fig)
         written += [out / n for n in ("robust_table.csv", "robust_table.md", "robust_accuracy.png")]
@@ -208,22 +208,31 @@ def build(sweeps: Sweeps, out: str | Path | None = None, command: str | None = N
     return written
 
 
-def robust_figure(table: pd.DataFrame, curves: pd.DataFrame):
-    """PGD accuracy against steps (mean and a band over trials), and robust against clean
-    accuracy at the end (one marker per method, mean ± std)."""
+def robust_figure(table: pd.DataFrame, curves: dict[str, pd.DataFrame]):
+    """PGD-20 accuracy and the accuracy against a freshly trained attacker against steps (mean and
+    a band over trials), and PGD-20 against clean accuracy at the end (mean ± std per method)."""
     from gamebench.reports.figures import plt
 
     methods = list(dict.fromkeys(table.method))
     colours = dict(zip(methods, plt.cm.tab10(np.arange(len(methods)) % 10)))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    titles = {"robust_acc": "PGD-20 accuracy at eps", "fresh_attacker_acc": "vs a fresh attacker"}
+    for ax, (metric, title) in zip(axes, titles.items()):
+        for method in methods:
+            curve = curves[metric].loc[method]
+            if curve["mean"].isna().all():
+                continue
+            steps, mean = curve.index.to_numpy(), curve["mean"].to_numpy()
+            std = np.nan_to_num(curve["std"].to_numpy())
+            ax.plot(steps, mean, label=method, color=colours[method])
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=colours[method])
+        ax.set(xlabel="step", ylabel="test accuracy", title=title, ylim=(0, 1))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    scatter = axes[2]
     for method in methods:
-        curve = curves.loc[method]
-        steps, mean = curve.index.to_numpy(), curve["mean"].to_numpy()
-        std = np.nan_to_num(curve["std"].to_numpy())
-        left.plot(steps, mean, label=method, color=colours[method])
-        left.fill_between(steps, mean - std, mean + std, alpha=0.2, color=colours[method])
         sub = table[table.method == method]
-        right.errorbar(
+        scatter.errorbar(
             sub.clean_acc.mean(),
             sub.robust_acc.mean(),
             xerr=np.nan_to_num(sub.clean_acc.std()),
@@ -232,10 +241,12 @@ def robust_figure(table: pd.DataFrame, curves: pd.DataFrame):
             color=colours[method],
             label=method,
         )
-    left.set(xlabel="step", ylabel="PGD-20 accuracy at eps", ylim=(0, 1))
-    right.set(xlabel="clean accuracy", ylabel="PGD-20 accuracy at eps", xlim=(0, 1), ylim=(0, 1))
-    left.legend(fontsize=8)
-    right.grid(alpha=0.3)
+    low = max(0.0, float(table.clean_acc.min()) - 0.05)
+    scatter.set(
+        xlabel="clean accuracy", ylabel="PGD-20 accuracy at eps", xlim=(low, 1), ylim=(0, 1)
+    )
+    scatter.set_title("at the last step")
+    scatter.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
