@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--T", type=positive_int_list, default=[1, 5, 10], help="follower steps")
     parser.add_argument("--steps", type=positive_int, default=5000, help="synthetic leader steps")
     parser.add_argument(
-        "--clean-steps", type=positive_int, default=300, help="hyper-cleaning steps"
+        "--clean-steps", type=positive_int, default=1000, help="hyper-cleaning steps"
     )
     parser.add_argument("--clean-trials", type=positive_int, default=None, help="(--trials)")
     parser.add_argument("--cost-T", type=positive_int_list, default=[1, 10, 50, 100])
