@@ -13,11 +13,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gamebench"
 # module (or package prefix) -> the gamebench modules it may import
 ALLOWED = {
+    "gamebench.paths": set(),
+    "gamebench.reuse": {"gamebench.paths", "gamebench.files"},
     "gamebench.files": set(),
     "gamebench.params": set(),
     "gamebench.argtypes": set(),
     "gamebench.game": set(),
-    "gamebench.data": {"gamebench.files", "gamebench.data"},
+    "gamebench.data": {"gamebench.files", "gamebench.data", "gamebench.paths"},
     "gamebench.io": {"gamebench.files"},
     "gamebench.reports": {"gamebench.io", "gamebench.files", "gamebench.reports"},
 }
@@ -57,3 +59,12 @@ def test_data_reports_and_declarations_import_no_jax():
     code = "import sys, gamebench.reports, gamebench.data, gamebench.params, gamebench.files; "
     code += "import gamebench.reports.__main__; sys.exit('jax' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_repeated_run_path_imports_only_the_standard_library():
+    """gamebench.reuse runs before anything heavy: a repeated run costs a Python start-up."""
+    code = "import sys, gamebench.reuse, gamebench.launch; "
+    code += "heavy = {'jax', 'numpy', 'pandas', 'hydra', 'omegaconf', 'matplotlib'} & set(sys.modules); "
+    code += "print(sorted(heavy), file=sys.stderr); sys.exit(1 if heavy else 0)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
