@@ -8,7 +8,6 @@ import os
 import platform
 import subprocess
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from gamebench.files import (  # noqa: F401 - the writers, re-exported for the r
     write_png,
     write_text,
 )
+from gamebench.paths import package_versions
 
 PACKAGES = ("gamebench", "jax", "jaxlib", "optax", "hydra-core", "omegaconf", "numpy", "pandas")
 
@@ -62,12 +62,7 @@ def environment() -> dict[str, Any]:
 def _environment() -> dict[str, Any]:  # once per process: a sweep writes many meta records
     import jax
 
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = package_versions(PACKAGES)
     devices = jax.devices()
     return {
         "git_commit": git_commit(),

@@ -24,10 +24,9 @@ import re
 import shutil
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
-from gamebench.paths import cache_root, code_version, config_dir
+from gamebench.paths import cache_root, code_version, config_dir, package_versions
 
 RUNS_DIR = "runs"  # under the cache root: one record per command key
 LEAF = re.compile(r"^\$\{now:([^}]*)\}-\$\{gamebench_pid:\}$")  # the default run dir's last part
@@ -57,12 +56,7 @@ def command_key(argv: list[str]) -> str:
     digest = hashlib.sha256()
     env = {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)}
     env.pop("GAMEBENCH_CACHE", None)  # it only says where this record lives
-    versions = {}
-    for name in VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = package_versions(VERSIONED)
     record = {"argv": argv, "cwd": os.getcwd(), "code": code_version(), "env": env, **versions}
     digest.update(json.dumps(record, sort_keys=True).encode())
     _configs_digest(digest)

@@ -20,7 +20,7 @@ ALLOWED = {
     "gamebench.argtypes": set(),
     "gamebench.game": set(),
     "gamebench.data": {"gamebench.files", "gamebench.data", "gamebench.paths"},
-    "gamebench.io": {"gamebench.files"},
+    "gamebench.io": {"gamebench.files", "gamebench.paths"},
     "gamebench.reports": {"gamebench.io", "gamebench.files", "gamebench.reports"},
 }
 

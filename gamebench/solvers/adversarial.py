@@ -56,6 +56,19 @@ def _readout(problem: Problem, state: AdversarialState) -> tuple[Params, Params]
     return state.u, state.v
 
 
+def _follower_steps(problem: Problem, u: Params, v: Params, batch, steps: int, size, signed: bool):
+    """`steps` projected steps of the follower on its own loss from v: v <- P_V(v - size * d),
+    d its gradient or (signed) the gradient's sign."""
+    attacker = follower_loss(problem)
+
+    def one(v, _):
+        grad_v = jax.grad(attacker, argnums=1)(u, v, batch)
+        moved = jax.tree.map(lambda p, g: p - size * (jnp.sign(g) if signed else g), v, grad_v)
+        return problem.project_v(moved), None
+
+    return jax.lax.scan(one, v, None, length=steps)[0]
+
+
 def adversarial_training(
     opt_u: optax.GradientTransformation,
     attack_step: float = 0.01,
@@ -80,15 +93,8 @@ def adversarial_training(
     def step(problem: Problem, state: AdversarialState, key: jax.Array):
         key_batch, key_start = jax.random.split(key)
         batch = problem.sample_batch(key_batch)
-        attacker = follower_loss(problem)
-
-        def attack(v, _):
-            grad_v = jax.grad(attacker, argnums=1)(state.u, v, batch)
-            moved = jax.tree.map(lambda p, g: p - attack_step * jnp.sign(g), v, grad_v)
-            return problem.project_v(moved), None
-
         v0 = _start(problem, key_start, random_start)
-        v, _ = jax.lax.scan(attack, v0, None, length=attack_steps)
+        v = _follower_steps(problem, state.u, v0, batch, attack_steps, attack_step, signed=True)
         grad_u = jax.grad(problem.f, argnums=0)(state.u, v, batch)
         u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
         info: Info = {"grad_evals": jnp.int32(attack_steps + 1)}
@@ -123,15 +129,11 @@ def fast_bat(
     def step(problem: Problem, state: AdversarialState, key: jax.Array):
         key_batch, key_start = jax.random.split(key)
         batch = problem.sample_batch(key_batch)
-        attacker = follower_loss(problem)
-
-        def to_linearisation_point(z, _):
-            grad_z = jax.grad(attacker, argnums=1)(state.u, z, batch)
-            moved = jax.tree.map(lambda p, g: p - attack_step * g, z, grad_z)
-            return problem.project_v(moved), None
-
         z0 = _start(problem, key_start, random_start)
-        z, _ = jax.lax.scan(to_linearisation_point, z0, None, length=attack_steps - 1)
+        # the linearisation point: attack_steps - 1 plain projected steps from the start
+        z = _follower_steps(
+            problem, state.u, z0, batch, attack_steps - 1, attack_step, signed=False
+        )
         direction, v_star = fast_bat_direction(problem, state.u, z, batch, attack_step)
         u, opt_state_u = descend(opt_u, problem.project_u, state.u, direction, state.opt_state_u)
         info: Info = {"grad_evals": jnp.int32(attack_steps + 1), "hvps": jnp.int32(1)}
