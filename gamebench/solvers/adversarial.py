@@ -42,6 +42,12 @@ def _start(problem: Problem, key: jax.Array, random_start: bool) -> Params:
     return v if random_start else jax.tree.map(jnp.zeros_like, v)
 
 
+def _round(problem: Problem, key: jax.Array, random_start: bool) -> tuple:
+    """A step's batch and the follower's fresh start."""
+    key_batch, key_start = jax.random.split(key)
+    return problem.sample_batch(key_batch), _start(problem, key_start, random_start)
+
+
 def _init(opt_u: optax.GradientTransformation, random_start: bool):
     def init(problem: Problem, key: jax.Array) -> AdversarialState:
         key_u, key_v = jax.random.split(key)
@@ -91,9 +97,7 @@ def adversarial_training(
         raise ValueError(f"attack_steps={attack_steps}: need >= 0")
 
     def step(problem: Problem, state: AdversarialState, key: jax.Array):
-        key_batch, key_start = jax.random.split(key)
-        batch = problem.sample_batch(key_batch)
-        v0 = _start(problem, key_start, random_start)
+        batch, v0 = _round(problem, key, random_start)
         v = _follower_steps(problem, state.u, v0, batch, attack_steps, attack_step, signed=True)
         grad_u = jax.grad(problem.f, argnums=0)(state.u, v, batch)
         u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
@@ -127,9 +131,7 @@ def fast_bat(
         raise ValueError(f"fast_bat needs attack_steps >= 1 (got {attack_steps})")
 
     def step(problem: Problem, state: AdversarialState, key: jax.Array):
-        key_batch, key_start = jax.random.split(key)
-        batch = problem.sample_batch(key_batch)
-        z0 = _start(problem, key_start, random_start)
+        batch, z0 = _round(problem, key, random_start)
         # the linearisation point: attack_steps - 1 plain projected steps from the start
         z = _follower_steps(
             problem, state.u, z0, batch, attack_steps - 1, attack_step, signed=False
