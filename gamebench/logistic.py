@@ -10,6 +10,13 @@ import optax
 LBFGS_STEPS = 200
 
 
+def per_example_ce(params, z: jax.Array, labels: jax.Array) -> jax.Array:
+    """Cross-entropy of each example under the logistic regression params = (W, b)."""
+    w, b = params
+    log_p = jax.nn.log_softmax(z @ w + b[None, :])
+    return -jnp.take_along_axis(log_p, labels[:, None], axis=1)[:, 0]
+
+
 def fit_logistic(
     z: jax.Array,
     labels: jax.Array,
@@ -25,9 +32,8 @@ def fit_logistic(
     weights = jnp.ones(z.shape[0]) if weights is None else weights
 
     def loss(params):
-        w, b = params
-        log_p = jax.nn.log_softmax(z @ w + b[None, :])
-        nll = -jnp.take_along_axis(log_p, labels[:, None], axis=1)[:, 0]
+        w, _ = params
+        nll = per_example_ce(params, z, labels)
         return jnp.sum(weights * nll) / jnp.sum(weights) + 0.5 * l2 * jnp.sum(w * w)
 
     solver = optax.lbfgs()

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem
-from gamebench.logistic import LBFGS_STEPS, accuracy, fit_logistic
+from gamebench.logistic import LBFGS_STEPS, accuracy, fit_logistic, per_example_ce
 from gamebench.params import Param, at_least, within
 
 CLASSES = 10
@@ -86,11 +86,6 @@ def make_hypercleaning_from_arrays(arrays: dict, mu: float = 1e-3, refit_steps: 
     n_train, dim = arrays["x_train"].shape
 
     def bind(data) -> Problem:
-        def per_example_ce(v, x, y):
-            w, b = v
-            log_p = jax.nn.log_softmax(x @ w + b[None, :])
-            return -jnp.take_along_axis(log_p, y[:, None], axis=1)[:, 0]
-
         def g(u, v, batch):
             del batch
             ce = per_example_ce(v, data["x_train"], data["y_train"])

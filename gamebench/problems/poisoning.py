@@ -26,12 +26,11 @@ without poison; its refit_acc, like every job's, includes the initial poison poi
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gamebench.game import Problem
-from gamebench.logistic import LBFGS_STEPS, accuracy, fit_logistic
+from gamebench.logistic import LBFGS_STEPS, accuracy, fit_logistic, per_example_ce
 from gamebench.params import Param, at_least, within
 
 CLASSES = 10
@@ -77,12 +76,6 @@ def poisoning_arrays(
     }
 
 
-def _per_example_ce(v, x, y):
-    w, b = v
-    log_p = jax.nn.log_softmax(x @ w + b[None, :])
-    return -jnp.take_along_axis(log_p, y[:, None], axis=1)[:, 0]
-
-
 def make_poisoning_from_arrays(
     arrays: dict, mu: float = 1e-3, refit_steps: int = LBFGS_STEPS
 ) -> Problem:
@@ -94,15 +87,15 @@ def make_poisoning_from_arrays(
             del batch
             ce = jnp.concatenate(
                 [
-                    _per_example_ce(v, data["x_train"], data["y_train"]),
-                    _per_example_ce(v, u, data["y_poison"]),
+                    per_example_ce(v, data["x_train"], data["y_train"]),
+                    per_example_ce(v, u, data["y_poison"]),
                 ]
             )
             return jnp.mean(ce) + 0.5 * mu * jnp.sum(v[0] ** 2)
 
         def f(u, v, batch):
             del u, batch
-            return -jnp.mean(_per_example_ce(v, data["x_val"], data["y_val"]))
+            return -jnp.mean(per_example_ce(v, data["x_val"], data["y_val"]))
 
         def fit_with(u, steps: int):
             """A fresh learner on the clean training set plus the poison points u."""
