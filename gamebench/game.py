@@ -87,6 +87,10 @@ class Problem:
     # over 140 MB array made a 280 MB program and a 12 s compile).
     data: Any = None
     bind: Callable[[Any], Problem] | None = None
+    # Games whose payoff follows the training schedule (DANN's adaptation factor): at_progress(p)
+    # is this game at training progress p = t / steps in [0, 1), a traced scalar. The runner hands
+    # each solver step the game at its step's progress; metrics see the game itself (p = 1).
+    at_progress: Callable[[Array], Problem] | None = None
 
 
 def headline_metric(problem: Problem) -> str:
@@ -95,6 +99,14 @@ def headline_metric(problem: Problem) -> str:
     if problem.headline is not None:
         return problem.headline
     return "dist" if problem.solution is not None else "f"
+
+
+def at_step(problem: Problem, t: Array, steps: int) -> Problem:
+    """The game a solver steps on at iteration t of `steps`: itself unless its payoff follows the
+    training schedule (Problem.at_progress)."""
+    if problem.at_progress is None:
+        return problem
+    return problem.at_progress(t / steps)
 
 
 def follower_loss(problem: Problem) -> Callable[[Params, Params, Batch], Array]:

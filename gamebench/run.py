@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from gamebench.game import Problem, Solver, State
+from gamebench.game import Problem, Solver, State, at_step
 from gamebench.metrics import COSTS, game_metrics
 
 Metrics = dict[str, jax.Array]
@@ -142,7 +142,7 @@ def _program(
 
     def program(keys: jax.Array, params: Any, data=None) -> Metrics:
         def start(params, keys):
-            init_trial, _, evaluate = _trial_functions(build, params, data, log_every)
+            init_trial, _, evaluate = _trial_functions(build, params, data, steps, log_every)
             carry = jax.vmap(init_trial)(keys)
             return carry, jax.vmap(evaluate, in_axes=(0, None))(carry, 0)
 
@@ -150,7 +150,7 @@ def _program(
 
         def chunk_body(carry: TrialCarry, chunk: jax.Array):
             def one_job(params, carry):
-                _, advance, evaluate = _trial_functions(build, params, data, log_every)
+                _, advance, evaluate = _trial_functions(build, params, data, steps, log_every)
                 carry = jax.vmap(advance, in_axes=(0, None))(carry, chunk)
                 return carry, jax.vmap(evaluate, in_axes=(0, None))(carry, chunk + 1)
 
@@ -188,7 +188,7 @@ def _progress_reporter(progress: ProgressFn | None, headline: str, log_every: in
     return report
 
 
-def _trial_functions(build: Builder, params: Any, data: Any, log_every: int):
+def _trial_functions(build: Builder, params: Any, data: Any, steps: int, log_every: int):
     """(init_trial, advance, evaluate) for one job: a trial's start from its key, `log_every`
     solver steps, and the metrics at a log point."""
     problem, solver = build(params)
@@ -202,7 +202,7 @@ def _trial_functions(build: Builder, params: Any, data: Any, log_every: int):
     def advance(carry: TrialCarry, chunk: jax.Array) -> TrialCarry:
         def one_step(carry: TrialCarry, t: jax.Array):
             key = jax.random.fold_in(carry.key_steps, t)
-            state, info = solver.step(game, carry.state, key)
+            state, info = solver.step(at_step(game, t, steps), carry.state, key)
             costs = {name: carry.costs[name] + info.get(name, 0) for name in COSTS}
             return carry._replace(state=state, costs=costs), None
 
@@ -333,7 +333,9 @@ def make_final_players(problem: Problem, solver: Solver, *, steps: int) -> Calla
             key_init, key_steps, _ = jax.random.split(key, 3)
 
             def one_step(state, t):
-                state, _ = solver.step(game, state, jax.random.fold_in(key_steps, t))
+                state, _ = solver.step(
+                    at_step(game, t, steps), state, jax.random.fold_in(key_steps, t)
+                )
                 return state, None
 
             state, _ = jax.lax.scan(one_step, solver.init(game, key_init), jnp.arange(steps))

@@ -262,7 +262,7 @@ def _build_part(
         solver_cfg = json.loads(json.dumps(template["solver"]))
         for path, value in params.items():
             _set(solver_cfg, path, value)
-        return problem, make_solver(_Namespace.of(solver_cfg))
+        return problem, make_solver(_Namespace.of(solver_cfg), template["steps"])
 
     program = make_group_run(
         build,

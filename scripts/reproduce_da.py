@@ -1,13 +1,13 @@
 """The K-beam paper's domain adaptation experiment: MNIST -> MNIST-M, source-only, GDA and K-beam.
 
     python scripts/reproduce_da.py --out results/da_mnistm --steps 10000 --trials 2 \
-        --methods source_only,gda,kbeam1,kbeam2,kbeam5,kbeam10
+        --methods source_only,gda,gda_dann,kbeam1,kbeam2,kbeam5,kbeam10
 
 Runs `gamebench -m experiment=da_mnistm` once per method asked for (source_only is
-problem.adversarial=false, kbeamK is solver=kbeam solver.k=K; one compiled job per method, trials
-vmapped) with its sweep dir in DIR/.sweep/METHOD (a second run skips the methods already done), then
-builds
-the report (gamebench/reports/da_mnistm.py) into DIR: da_curves.csv (method,trial,step,source_acc,
+problem.adversarial=false, kbeamK is solver=kbeam solver.k=K, gda_dann is GDA with DANN's
+adaptation factor and learning-rate annealing; one compiled job per method, trials vmapped) with
+its sweep dir in DIR/.sweep/METHOD (a second run skips the methods already done), then builds the
+report (gamebench/reports/da_mnistm.py) into DIR: da_curves.csv (method,trial,step,source_acc,
 target_acc,target_official_acc), da_table.csv (the final step), da_table.md (mean ± std),
 da_target_acc.png, mnistm_stats.csv (per-channel statistics of synthesised vs official MNIST-M) and
 da_meta.json. --replot redraws the table and the figure from da_curves.csv and runs nothing. Needs
@@ -22,18 +22,33 @@ from pathlib import Path
 
 from gamebench.argtypes import positive_int, writable_dir
 
-DEFAULT_METHODS = "source_only,gda,kbeam1,kbeam2,kbeam5,kbeam10"
+DEFAULT_METHODS = "source_only,gda,gda_dann,kbeam1,kbeam2,kbeam5,kbeam10"
+
+
+# DANN's schedules (Ganin & Lempitsky 2015): the adaptation factor on the domain terms and the
+# annealed learning rate of both players, over the job's steps
+DANN_SCHEDULES = [
+    "problem.adaptation=dann",
+    "solver.opt_u.schedule=dann",
+    "solver.opt_v.schedule=dann",
+]
 
 
 def method_overrides(name: str) -> list[str]:
-    """The overrides of `experiment=da_mnistm` that make method NAME one job."""
+    """The overrides of `experiment=da_mnistm` that make method NAME one job; a `_dann` suffix
+    (gda_dann, kbeamK_dann) trains with DANN's schedules."""
+    base = name.removesuffix("_dann")
+    schedules = DANN_SCHEDULES if base != name else []
     if name == "source_only":
         return ["problem.adversarial=false", "solver=gda", "solver.k=1"]
-    if name == "gda":
-        return ["problem.adversarial=true", "solver=gda", "solver.k=1"]
-    if name.startswith("kbeam") and name[5:].isdigit() and int(name[5:]) >= 1:
-        return ["problem.adversarial=true", "solver=kbeam", f"solver.k={int(name[5:])}"]
-    raise ValueError(f"unknown method {name!r}; allowed: source_only, gda, kbeamK (K >= 1)")
+    if base == "gda":
+        return ["problem.adversarial=true", "solver=gda", "solver.k=1", *schedules]
+    if base.startswith("kbeam") and base[5:].isdigit() and int(base[5:]) >= 1:
+        return ["problem.adversarial=true", "solver=kbeam", f"solver.k={int(base[5:])}", *schedules]
+    raise ValueError(
+        f"unknown method {name!r}; allowed: source_only, gda, kbeamK (K >= 1), "
+        "and gda_dann, kbeamK_dann (DANN's schedules)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,13 +20,15 @@ from gamebench.sweep import ignored_settings
 SIZE = 12
 
 
-def tiny_game(adversarial: bool = True, n: int = 48):
+def tiny_game(adversarial: bool = True, n: int = 48, adaptation: str = "constant"):
     rng = np.random.default_rng(0)
     source = rng.integers(0, 256, (n, SIZE, SIZE, 1)).astype(np.uint8)
     labels = rng.integers(0, 10, n).astype(np.uint8)
     target = rng.integers(0, 256, (n, SIZE, SIZE, 3)).astype(np.uint8)
     evals = {"source_acc": (source[:20], labels[:20]), "target_acc": (target[:30], labels[:30])}
-    return make_domain_adaptation((source, labels), target, evals, batch=6, adversarial=adversarial)
+    return make_domain_adaptation(
+        (source, labels), target, evals, batch=6, adversarial=adversarial, adaptation=adaptation
+    )
 
 
 @pytest.mark.parametrize("shape", [(2, 7, 7, 3), (1, 6, 9, 2)])
@@ -110,3 +112,37 @@ def test_source_only_needs_gda(compose):
     validate(source_only_kbeam)
     (reason,) = ignored_settings(source_only_kbeam)
     assert "problem.adversarial=false makes solver 'kbeam' train the same leader as 'gda'" in reason
+
+
+def test_dann_adaptation_weights_the_domain_terms_by_training_progress():
+    from gamebench.problems.domain_adaptation import dann_adaptation_factor
+
+    game = tiny_game(adaptation="dann")
+    assert (
+        tiny_game().at_progress is None and tiny_game(False, adaptation="dann").at_progress is None
+    )
+
+    @jax.jit
+    def payoffs(key):
+        u, v, batch = game.init_u(key), game.init_v(key), game.sample_batch(key)
+        return [game.at_progress(p).f(u, v, batch) for p in (0.0, 0.3)] + [game.f(u, v, batch)]
+
+    at_start, at_03, full = payoffs(jax.random.PRNGKey(1))
+    factor = float(dann_adaptation_factor(jnp.float32(0.3)))
+    assert factor == pytest.approx(2 / (1 + np.exp(-3)) - 1)
+    # the factor scales the domain terms only: f_p = f_0 + factor(p) (f_1 - f_0)
+    np.testing.assert_allclose(at_03, at_start + factor * (full - at_start), rtol=1e-5)
+    assert float(full) < float(at_start)  # the domain terms enter with a minus sign
+
+
+def test_source_only_has_no_adaptation_schedule(compose):
+    cfg = compose(
+        [
+            "experiment=da_mnistm",
+            "problem.adversarial=false",
+            "solver=gda",
+            "problem.adaptation=dann",
+        ]
+    )
+    (reason,) = ignored_settings(cfg)
+    assert "no adaptation schedule" in reason

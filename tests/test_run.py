@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -131,3 +133,43 @@ def test_the_first_trials_of_a_larger_run_are_the_smaller_run():
     large, small = run(trial_keys(0, 4)), run(trial_keys(0, 2))
     for name in ("f", "grad_norm"):
         np.testing.assert_allclose(large[name][:2], small[name], rtol=1e-5, err_msg=name)
+
+
+def test_a_game_that_follows_the_schedule_gets_each_steps_training_progress():
+    # f = p * u with p = t / steps: plain unit steps move u by -t / steps at step t, so after
+    # `steps` steps u = -(steps - 1) / 2; the runner's metrics see the game itself (p = 1)
+    steps = 8
+
+    def game_at(progress):
+        return Problem(
+            name="scheduled",
+            f=lambda u, v, batch: progress * u + 0.0 * v,
+            init_u=lambda key: jnp.float32(0.0),
+            init_v=lambda key: jnp.float32(0.0),
+        )
+
+    problem = dataclasses.replace(game_at(1.0), at_progress=game_at)
+    run = jax.jit(make_run(problem, gda(optax.sgd(1.0), optax.sgd(1.0)), steps=steps, log_every=4))
+    metrics = run(trial_keys(0, 1))
+    assert float(metrics["f"][0, -1]) == pytest.approx(-(steps - 1) / 2)
+    # at log point 1 (after steps 0..3): u = -(0 + 1 + 2 + 3) / 8
+    assert float(metrics["f"][0, 1]) == pytest.approx(-6 / 8)
+
+
+def test_dann_learning_rate_schedule_and_its_horizon():
+    from types import SimpleNamespace
+
+    from gamebench.optim import learning_rate, make_optimizer
+
+    schedule = learning_rate(0.01, "dann", horizon=100)
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(100)) == pytest.approx(0.01 / 11**0.75)
+    cfg = SimpleNamespace(name="sgd", lr=1.0, schedule="dann", horizon=0, momentum=0.9)
+    params = jnp.float32(0.0)
+    optimizer = make_optimizer(cfg, steps=10)  # horizon 0: the job's steps
+    state = optimizer.init(params)
+    for _ in range(5):
+        updates, state = optimizer.update(jnp.float32(1.0), state)
+    assert float(updates) == pytest.approx(-1.0 / 5**0.75)  # p = 4 / 10 at the fifth update
+    with pytest.raises(ValueError, match="horizon"):
+        make_optimizer(cfg)

@@ -7,7 +7,12 @@ maximises
               + lambda * |u|^2
 so the follower's best response is the best domain classifier on the current features and the
 leader learns features that classify labels and hide the domain. `adversarial=False` drops the
-domain terms: source-only training, the lower baseline.
+domain terms: source-only training, the lower baseline. `adaptation="dann"` multiplies the domain
+terms by DANN's adaptation factor 2 / (1 + exp(-10 p)) - 1 at training progress p (Ganin &
+Lempitsky 2015, Sec. 5.2.2: it grows from 0 to 1 so the domain classifier's noisy signal does not
+swamp the features early); simultaneous GDA on that payoff is exactly DANN's gradient-reversal
+update, eqs. (13)-(15), with the domain classifier's step scaled by the factor too. `constant`
+(the default, the K-beam paper's protocol) keeps the factor at 1.
 
     u1: conv 5x5x32 + ReLU + maxpool 2 -> conv 5x5x48 + ReLU + maxpool 2 -> 7*7*48 features
     u2: FC 100 ReLU -> FC 100 ReLU -> 10          v: FC 100 ReLU -> 2
@@ -41,6 +46,7 @@ from gamebench.nn import (
 from gamebench.params import Param, above, at_least, one_of
 
 EVAL_CHUNK = 500
+ADAPTATIONS = ("constant", "dann")
 HIDDEN = 100
 CONV_CHANNELS = (32, 48)
 KERNEL = 5
@@ -112,6 +118,11 @@ def accuracy(u: dict, images: jax.Array, labels: jax.Array, mean: jax.Array, con
     return jnp.sum(jax.lax.map(chunk_correct, chunked)) / n
 
 
+def dann_adaptation_factor(progress: jax.Array) -> jax.Array:
+    """DANN's schedule of the domain terms' weight: 2 / (1 + exp(-10 p)) - 1, 0 at p = 0 -> 1."""
+    return 2.0 / (1.0 + jnp.exp(-10.0 * progress)) - 1.0
+
+
 def _device_data(source_x, source_y, target, eval_sets) -> dict:
     """The images (uint8) and labels on the device, with the per-channel mean of source and target
     together (the images are centred by it when they are sampled)."""
@@ -158,11 +169,14 @@ def make_domain_adaptation(
     init_std: float = 0.1,
     classes: int = 10,
     conv: str = "im2col",
+    adaptation: str = "constant",
 ) -> Problem:
     """The DA game on arrays: source (images uint8 (n, s, s, 1|3), labels), unlabelled target
     images (m, s, s, 1|3), and named evaluation sets {metric name: (images, labels)}."""
     if conv not in CONV_IMPLS:
         raise ValueError(f"unknown conv {conv!r}; allowed: {', '.join(CONV_IMPLS)}")
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"unknown adaptation {adaptation!r}; allowed: {', '.join(ADAPTATIONS)}")
     source_x, source_y = source
     image_size = source_x.shape[1]
     _check_shapes(
@@ -190,7 +204,13 @@ def make_domain_adaptation(
             del v, key
             return {name: accuracy(u, x, y, mean, conv) for name, (x, y) in data["eval"].items()}
 
-        return Problem(
+        def at_progress(progress):
+            weight = adversary_weight * dann_adaptation_factor(progress)
+            return dataclasses.replace(
+                game, f=_payoff(conv, rho, weight, weight_decay), at_progress=None
+            )
+
+        game = Problem(
             name=name,
             f=_payoff(conv, rho, adversary_weight, weight_decay),
             init_u=lambda key: init_leader(key, image_size, classes, init_std),
@@ -198,10 +218,12 @@ def make_domain_adaptation(
             sample_batch=sample_batch,
             metrics=metrics,
             headline="target_acc" if "target_acc" in eval_sets else None,
-            info={"adversarial": adversarial},
+            info={"adversarial": adversarial, "adaptation": adaptation},
             data=data,
             bind=bind,
+            at_progress=at_progress if adversarial and adaptation == "dann" else None,
         )
+        return game
 
     return bind(data)
 
@@ -217,6 +239,11 @@ PARAMS = {
         10_000, "examples of each test set scored at log points (first n)", at_least(1)
     ),
     "mnistm_seed": Param(0, "synthesised MNIST-M (gamebench.data.mnistm)"),
+    "adaptation": Param(
+        "constant",
+        "weight of the domain terms over training: constant 1, or dann: 2/(1+exp(-10p))-1",
+        one_of(*ADAPTATIONS),
+    ),
     "conv": Param("im2col", "im2col on CPU; xla (lax.conv, cuDNN) on GPU", one_of(*CONV_IMPLS)),
     "train_size": Param(
         0, "> 0: the first n training images of each domain (smoke runs)", at_least(0)
@@ -227,13 +254,21 @@ PARAMS = {
 def same_run(problem: dict, solver: dict) -> tuple[dict, dict, list[str]]:
     """Without the domain terms the follower never touches the leader's loss: every solver moves u
     exactly as gda does, so a source-only job is gda's (config.effective_config)."""
-    if problem.get("adversarial", True) or solver["name"] == "gda":
+    if problem.get("adversarial", True):
         return problem, solver, []
-    reason = (
-        f"problem.adversarial=false makes solver {solver['name']!r} train the same leader as "
-        "'gda' (source-only training)"
-    )
-    return problem, {**solver, "name": "gda"}, [reason]
+    reasons = []
+    if problem.get("adaptation", "constant") != "constant":
+        reasons.append(
+            "problem.adversarial=false drops the domain terms, so no adaptation schedule"
+        )
+        problem = {**problem, "adaptation": "constant"}
+    if solver["name"] != "gda":
+        reasons.append(
+            f"problem.adversarial=false makes solver {solver['name']!r} train the same leader as "
+            "'gda' (source-only training)"
+        )
+        solver = {**solver, "name": "gda"}
+    return problem, solver, reasons
 
 
 def make_da_mnist_mnistm(
@@ -247,6 +282,7 @@ def make_da_mnist_mnistm(
     mnistm_seed: int = 0,
     conv: str = "im2col",
     train_size: int = 0,
+    adaptation: str = "constant",
 ) -> Problem:
     """MNIST (source, labelled) -> synthesised MNIST-M (target, unlabelled), with source_acc on
     MNIST test, target_acc on synthesised MNIST-M test and target_official_acc on the official
@@ -278,6 +314,7 @@ def make_da_mnist_mnistm(
         adversarial=adversarial,
         init_std=init_std,
         conv=conv,
+        adaptation=adaptation,
     )
     # how close the synthesised target is to the official one, for the report's mnistm_stats.csv
     stats = []

@@ -5,7 +5,8 @@ rows: MNIST -> MNIST-M with source-only training, simultaneous GDA and K-beam.
     gamebench-report SWEEP_DIR              # rebuilds the report from the rows alone
 
 A job's method is read from its config: problem.adversarial=false is `source_only`, solver gda is
-`gda`, solver kbeam with k = K is `kbeamK`. Writes da_curves.csv (method, trial, step, source_acc,
+`gda`, solver kbeam with k = K is `kbeamK`, and problem.adaptation=dann (DANN's schedules) adds
+`_dann` (`gda_dann`: gradient reversal as DANN trains it). Writes da_curves.csv (method, trial, step, source_acc,
 target_acc, target_official_acc), da_table.csv (the last logged step), da_table.md (mean ± std over
 trials), da_target_acc.png and mnistm_stats.csv (per-channel mean and std of the synthesised and the
 official MNIST-M test images, from the jobs' problem info).
@@ -26,31 +27,39 @@ CURVE_COLUMNS = ["method", "trial", "step", *ACCURACIES]
 TABLE_COLUMNS = ["method", "trial", *ACCURACIES]
 
 
-def method_of(problem_adversarial: bool, solver: str, k) -> str:
+def method_of(problem_adversarial: bool, solver: str, k, adaptation: str = "constant") -> str:
     if not problem_adversarial:
         return "source_only"
-    return f"kbeam{int(k)}" if solver == "kbeam" else solver
+    method = f"kbeam{int(k)}" if solver == "kbeam" else solver
+    return method if adaptation == "constant" else f"{method}_{adaptation}"
 
 
 def method_order(methods) -> list[str]:
-    """source_only, gda, then K-beam by K, then anything else by name."""
+    """source_only, gda, gda_dann, then K-beam by K, then anything else by name."""
 
     def rank(name: str):
+        base = name.removesuffix("_dann")
+        scheduled = int(base != name)
         if name == "source_only":
-            return (0, 0, name)
-        if name == "gda":
-            return (1, 0, name)
-        if name.startswith("kbeam") and name[5:].isdigit():
-            return (2, int(name[5:]), name)
-        return (3, 0, name)
+            return (0, 0, 0, name)
+        if base == "gda":
+            return (1, 0, scheduled, name)
+        if base.startswith("kbeam") and base[5:].isdigit():
+            return (2, int(base[5:]), scheduled, name)
+        return (3, 0, 0, name)
 
     return sorted(set(methods), key=rank)
 
 
 def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     k = rows["solver.k"] if "solver.k" in rows else pd.Series(1, index=rows.index)
+    # rows made before the adaptation option existed are the constant protocol
+    adaptation = rows.get("problem.adaptation", pd.Series("constant", index=rows.index))
     methods = [
-        method_of(bool(a), s, kk) for a, s, kk in zip(rows["problem.adversarial"], rows.solver, k)
+        method_of(bool(a), s, kk, str(ad))
+        for a, s, kk, ad in zip(
+            rows["problem.adversarial"], rows.solver, k, adaptation.fillna("constant")
+        )
     ]
     curves = rows.assign(method=methods)[CURVE_COLUMNS]
     curves = curves.astype({c: np.float64 for c in ACCURACIES})

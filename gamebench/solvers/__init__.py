@@ -73,16 +73,18 @@ class SolverSpec:
     def uses(self) -> frozenset[str]:
         return frozenset(self.params)
 
-    def build(self, cfg: Any) -> Solver:
+    def build(self, cfg: Any, steps: int = 0) -> Solver:
         values = {self.kwargs.get(name, name): cfg[name] for name in self.params}
         if self.players == "pair":
-            return self.factory(make_optimizer(cfg.opt_u), make_optimizer(cfg.opt_v), **values)
+            return self.factory(
+                make_optimizer(cfg.opt_u, steps), make_optimizer(cfg.opt_v, steps), **values
+            )
         if self.players == "bilevel_z":
-            values["opt_z"] = make_optimizer(cfg.opt_v)
+            values["opt_z"] = make_optimizer(cfg.opt_v, steps)
         if self.players == "leader":
-            return self.factory(make_optimizer(cfg.opt_u), **values)
+            return self.factory(make_optimizer(cfg.opt_u, steps), **values)
         if self.players in ("bilevel", "bilevel_z"):
-            return self.factory(make_optimizer(cfg.opt_u), cfg.opt_v.lr, **values)
+            return self.factory(make_optimizer(cfg.opt_u, steps), cfg.opt_v.lr, **values)
         return self.factory(**values)
 
 
@@ -161,10 +163,12 @@ def register_solver(name: str, spec: SolverSpec) -> None:
     SOLVERS[name] = spec
 
 
-def make_solver(cfg: Any) -> Solver:
+def make_solver(cfg: Any, steps: int = 0) -> Solver:
+    """The solver a config names; `steps` (the job's iterations) is the horizon of a player's
+    `dann` learning-rate schedule where its config leaves horizon at 0."""
     if cfg.name not in SOLVERS:
         raise ValueError(f"unknown solver {cfg.name!r}; allowed: {', '.join(sorted(SOLVERS))}")
-    return SOLVERS[cfg.name].build(cfg)
+    return SOLVERS[cfg.name].build(cfg, steps)
 
 
 __all__ = [
