@@ -109,7 +109,7 @@ def curve_figures(rows: pd.DataFrame) -> tuple[str, str]:
                 if table.empty:  # every trial's values are NaN here (a metric this problem lacks)
                     continue
                 logy = bool((table[metric] > 0).all())
-                src = _png(figure(table, metric, x, logy, "std"))
+                src = _png(figure(table, metric, x, logy, "std", tight=False))
                 figure_id = html.escape(f"{metric}|{x}|{name}")
                 figures.append(
                     f"<div class='curve' id='{figure_id}' style='display:none'>"

@@ -66,7 +66,8 @@ def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) ->
     out = []
     for key, group in kept.groupby(by, sort=False, dropna=False):
         values = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{c}={v}" for c, v in zip(by, values))
+        # a column that does not apply to this group (NaN: another problem's field) says nothing
+        label = ", ".join(f"{c}={v}" for c, v in zip(by, values) if not pd.isna(v)) or "all"
         members = np.logical_and.reduce([rows[c].eq(v).to_numpy() for c, v in zip(by, values)])
         pairs = rows[members][["job", "trial"]].drop_duplicates()
         diverged = int((~finite.reindex(pd.MultiIndex.from_frame(pairs))).sum())
@@ -95,7 +96,10 @@ def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) ->
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
-def figure(table: pd.DataFrame, metric: str, x: str, logy: bool, band: str):
+def figure(table: pd.DataFrame, metric: str, x: str, logy: bool, band: str, tight: bool = True):
+    """The curves of `table` (from `curves`). `tight=False` places the axes by fixed margins
+    instead of measuring every label (tight_layout: the page draws dozens of these figures and
+    the measuring was a third of its time) and the legend below them (save with a tight bbox)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,8 +116,12 @@ def figure(table: pd.DataFrame, metric: str, x: str, logy: bool, band: str):
         ax.set_yscale("log")
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(f"{metric} (mean{'' if band == 'none' else ' ± ' + band} over trials)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    if tight:
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+    else:  # below the axes, where long labels cannot cover the curves; save with a tight bbox
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
+        fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.97)
     return fig
 
 
