@@ -1,8 +1,9 @@
 """Benchmark: iterations per second of MNIST -> MNIST-M domain-adversarial training, per K.
 
     python scripts/bench_da.py [--k 1,10] [--trials 1 2] [--steps 20] [--json FILE] [--conv]
+                               [--impls im2col,xla]
 
-For each (K, trials) one program of --steps iterations and one of 3 x --steps are compiled and
+For each (convolution, K, trials) one program of --steps iterations and one of 3 x --steps are compiled and
 run (metrics off: only the training step is timed); iterations per second is the slope between
 them, so the fixed cost of a call (moving the 200 MB dataset arguments in, reading outputs back)
 is not counted as training. Compile seconds are reported apart. --conv also times one weight-
@@ -13,7 +14,7 @@ reason the problem defaults to im2col on CPU). Needs GAMEBENCH_DATA (mnist, bsds
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import itertools
 import sys
 import time
 
@@ -58,6 +59,18 @@ def conv_comparison(repeats: int = 2) -> dict:
     return out
 
 
+def without_metrics(problem):
+    """The problem with its log-point metrics off (only the training step is timed)."""
+    import dataclasses
+
+    from gamebench.game import no_metrics
+
+    def rebind(data, bind=problem.bind):
+        return dataclasses.replace(bind(data), metrics=no_metrics, bind=rebind)
+
+    return dataclasses.replace(problem, metrics=no_metrics, bind=rebind)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--k", type=positive_int_list, default=[1, 10])
@@ -65,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=positive_int, default=20)
     parser.add_argument("--devices", type=int, default=0, help="CPU devices; 0 = one per core")
     parser.add_argument("--conv", action="store_true", help="also compare lax.conv and im2col")
+    parser.add_argument(
+        "--impls",
+        default="im2col",
+        help="convolution implementations to time, comma-separated (im2col, the problem's "
+        "default; xla: lax.conv, slow inside a scan on CPU)",
+    )
     parser.add_argument("--json", help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
 
@@ -76,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from gamebench.config import compose_config
     from gamebench.data import DataError
-    from gamebench.game import no_metrics
     from gamebench.io import environment, write_json
+    from gamebench.nn import CONV_IMPLS
     from gamebench.problems import make_problem
     from gamebench.run import compile_trials, execute, make_run, trial_keys
     from gamebench.solvers import make_solver
@@ -85,18 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     record = {"command": ["python", "scripts/bench_da.py", *sys.argv[1:]], "runs": []}
     if args.conv:
         record["conv"] = conv_comparison()
-    try:
-        cfg = compose_config(["experiment=da_mnistm", "problem.eval_size=1"])
-        base = make_problem(cfg.problem)
-    except DataError as error:
-        print(f"bench_da: {error}", file=sys.stderr)
-        return 2
+    impls = args.impls.split(",")
+    for impl in impls:
+        if impl not in CONV_IMPLS:
+            parser.error(f"--impls: unknown {impl!r}; allowed: {', '.join(CONV_IMPLS)}")
+    problems = {}
+    for impl in impls:
+        try:
+            cfg = compose_config(
+                ["experiment=da_mnistm", "problem.eval_size=1", f"problem.conv={impl}"]
+            )
+            problems[impl] = without_metrics(make_problem(cfg.problem))
+        except DataError as error:
+            print(f"bench_da: {error}", file=sys.stderr)
+            return 2
 
-    def rebind_without_metrics(data, bind=base.bind):
-        return dataclasses.replace(bind(data), metrics=no_metrics, bind=rebind_without_metrics)
-
-    problem = dataclasses.replace(base, metrics=no_metrics, bind=rebind_without_metrics)
-    for k in args.k:
+    for k, impl in itertools.product(args.k, impls):
+        problem = problems[impl]
         solver_cfg = compose_config(["experiment=da_mnistm", f"solver.k={k}"]).solver
         solver = make_solver(solver_cfg)
         for trials in args.trials:
@@ -109,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 compile_s[steps] = compiled.compile_seconds
             per_iteration = (seconds[3 * args.steps] - seconds[args.steps]) / (2 * args.steps)
             entry = {
+                "conv": impl,
                 "k": k,
                 "trials": trials,
                 "iterations_per_second": 1.0 / per_iteration,
@@ -118,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             }
             record["runs"].append(entry)
             print(
-                f"K={k:2d} trials={trials}: {entry['iterations_per_second']:.2f} it/s "
+                f"conv={impl:6s} K={k:2d} trials={trials}: "
+                f"{entry['iterations_per_second']:.2f} it/s "
                 f"({entry['trial_iterations_per_second']:.2f} trial-it/s) | "
                 f"compile {compile_s[args.steps]:.1f} s",
                 flush=True,
