@@ -121,6 +121,17 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(
             f"solver.truncate={solver.truncate} is out of range: must be <= inner_steps"
         )
+    if PROBLEMS[problem.name].n_player != SOLVERS[solver.name].n_player:
+        kind = "an N-player" if PROBLEMS[problem.name].n_player else "a two-player"
+        allowed = sorted(
+            name
+            for name, spec in SOLVERS.items()
+            if spec.n_player == PROBLEMS[problem.name].n_player
+        )
+        raise ConfigError(
+            f"solver={solver.name} is not allowed on problem {problem.name}, {kind} game; "
+            f"allowed: {', '.join(allowed)}"
+        )
     if solver.name == "baseline":
         allowed = ("initial", *PROBLEMS[problem.name].baselines)
         check_all("solver.", solver, {"baseline": Param("", "", one_of(*allowed))})

@@ -91,6 +91,10 @@ class Problem:
     # is this game at training progress p = t / steps in [0, 1), a traced scalar. The runner hands
     # each solver step the game at its step's progress; metrics see the game itself (p = 1).
     at_progress: Callable[[Array], Problem] | None = None
+    # N-player general-sum games (gamebench.problems.nplayer): u is the strategy profile, every
+    # player's strategy stacked on axis 0, v is unused (an empty array), and player_losses(u, batch)
+    # is the (N,) vector of each player's own loss; only the N-player solvers read it.
+    player_losses: Callable[[Params, Batch], Array] | None = None
 
 
 def headline_metric(problem: Problem) -> str:

@@ -35,11 +35,17 @@ def _compose_and_build(compose, problem, solver, build_problem=True):
 # against a fixed partner rather than in the full problems x solvers product
 @pytest.mark.parametrize("problem", PROBLEM_CONFIGS)
 def test_every_problem_composes_and_builds(compose, problem):
-    _compose_and_build(compose, problem, "kbeam")
+    _compose_and_build(
+        compose, problem, "sim_gradient_play" if PROBLEMS[problem].n_player else "kbeam"
+    )
 
 
 @pytest.mark.parametrize("solver", SOLVER_CONFIGS)
 def test_every_solver_composes_and_builds(compose, solver):
+    if SOLVERS[solver].n_player:  # N-player games only
+        _compose_and_build(compose, "quadratic_nplayer", solver)
+        _compose_and_build(compose, "cournot", solver, build_problem=False)
+        return
     _compose_and_build(compose, "anti_saddle", solver)
     _compose_and_build(compose, "smd", solver, build_problem=False)
 

@@ -22,6 +22,16 @@ def anti_saddle():
     return make_surface("anti_saddle")
 
 
+@pytest.fixture(scope="module")
+def games(anti_saddle):
+    """The game each solver's conformance checks run on: anti_saddle, or for the N-player solvers
+    a 4-player quadratic game."""
+    from gamebench.problems import make_quadratic_nplayer
+
+    nplayer = make_quadratic_nplayer()
+    return lambda name: nplayer if SOLVERS[name].n_player else anti_saddle
+
+
 def solver_from_config(compose, name: str):
     return make_solver(compose([f"solver={name}"]).solver)
 
@@ -31,7 +41,8 @@ def structure(tree):
 
 
 @pytest.mark.parametrize("name", sorted(SOLVERS))
-def test_step_preserves_state_structure(compose, anti_saddle, name):
+def test_step_preserves_state_structure(compose, games, name):
+    anti_saddle = games(name)
     solver = solver_from_config(compose, name)
     state = solver.init(anti_saddle, jax.random.PRNGKey(0))
     new_state, info = solver.step(anti_saddle, state, jax.random.PRNGKey(1))
@@ -43,11 +54,15 @@ def test_step_preserves_state_structure(compose, anti_saddle, name):
     else:
         assert int(info["grad_evals"]) >= (1 if name == "standard_training" else 2)
     u, v = solver.readout(anti_saddle, new_state)
-    assert u.shape == v.shape == (1,)
+    if SOLVERS[name].n_player:  # the profile of 4 players' strategies; no follower
+        assert u.shape == (4, 2) and v.shape == (0,)
+    else:
+        assert u.shape == v.shape == (1,)
 
 
 @pytest.mark.parametrize("name", sorted(SOLVERS))
-def test_step_compiles_once_and_runs_under_jit_vmap_scan(compose, anti_saddle, name):
+def test_step_compiles_once_and_runs_under_jit_vmap_scan(compose, games, name):
+    anti_saddle = games(name)
     solver = solver_from_config(compose, name)
     traces = []
 
@@ -77,7 +92,10 @@ def test_step_compiles_once_and_runs_under_jit_vmap_scan(compose, anti_saddle, n
         if jnp.issubdtype(x.dtype, jnp.floating)
     )
     u, _ = jax.vmap(solver.readout, in_axes=(None, 0))(anti_saddle, scanned)
-    assert u.shape == (4, 1) and np.all(np.abs(np.asarray(u)) <= 0.5)
+    if SOLVERS[name].n_player:  # 4 runs of a 4-player game in R^2 (no box)
+        assert u.shape == (4, 4, 2)
+    else:
+        assert u.shape == (4, 1) and np.all(np.abs(np.asarray(u)) <= 0.5)
 
 
 def bilinear(dim: int = 2) -> Problem:
@@ -211,14 +229,16 @@ def test_factories_reject_bad_parameters():
 
 
 @pytest.mark.parametrize("name", sorted(SOLVERS))
-def test_every_float_hyperparameter_can_be_traced(compose, anti_saddle, name):
+def test_every_float_hyperparameter_can_be_traced(compose, games, name):
     """A fused sweep passes the solver config's floats into the program as traced values: every
     factory must build and step with them, and give the numbers it gives with constants."""
     from omegaconf import OmegaConf
 
     from gamebench.sweep import Member, _Namespace, _set, group_parameters
 
-    config = OmegaConf.to_container(compose([f"solver={name}"]), resolve=True)
+    anti_saddle = games(name)
+    problem = "quadratic_nplayer" if SOLVERS[name].n_player else "anti_saddle"
+    config = OmegaConf.to_container(compose([f"solver={name}", f"problem={problem}"]), resolve=True)
     _, params = group_parameters([Member(0, "", config, "")])
 
     def first_steps(values):

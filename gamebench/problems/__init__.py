@@ -19,6 +19,7 @@ from gamebench.problems import (
     domain_adaptation,
     hypercleaning,
     mog_gan,
+    nplayer,
     poisoning,
     privacy_filter,
     quadratic,
@@ -29,6 +30,7 @@ from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, m
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
 from gamebench.problems.hypercleaning import make_hypercleaning
 from gamebench.problems.mog_gan import make_mog_gan
+from gamebench.problems.nplayer import make_cournot, make_quadratic_nplayer
 from gamebench.problems.poisoning import make_poisoning
 from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
@@ -58,6 +60,7 @@ class ProblemSpec:
     same_run: SameRun | None = None
     smoke: tuple[str, ...] = ()
     kwargs: dict[str, str] = field(default_factory=dict)  # field -> the factory's argument name
+    n_player: bool = False  # an N-player game (Problem.player_losses): only N-player solvers
 
     def build(self, cfg: Any) -> Problem:
         return self.factory(**{self.kwargs.get(n, n): cfg[n] for n in self.params})
@@ -131,6 +134,10 @@ PROBLEMS |= {
     "mvm_defense": ProblemSpec(
         make_mvm_defense, robust.PARAMS, datasets=("mnist",), smoke=ROBUST_SMOKE
     ),
+    "quadratic_nplayer": ProblemSpec(
+        make_quadratic_nplayer, nplayer.QUADRATIC_PARAMS, small=True, n_player=True
+    ),
+    "cournot": ProblemSpec(make_cournot, nplayer.COURNOT_PARAMS, small=True, n_player=True),
 }
 
 
@@ -154,12 +161,14 @@ __all__ = [
     "Solution",
     "follower_loss",
     "make_bilinear",
+    "make_cournot",
     "make_da_mnist_mnistm",
     "make_domain_adaptation",
     "make_mog_gan",
     "make_privacy_filter",
     "make_problem",
     "make_quadratic",
+    "make_quadratic_nplayer",
     "make_surface",
     "register_problem",
 ]

@@ -54,6 +54,13 @@ from gamebench.solvers.kbeam import (
     kbeam_eps,
 )
 from gamebench.solvers.lookahead import extragradient, unrolled
+from gamebench.solvers.nplayer import (
+    nplayer_consensus,
+    nplayer_extragradient,
+    nplayer_optimistic,
+    nplayer_sga,
+    sim_gradient_play,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class SolverSpec:
     params: dict[str, Param] = field(default_factory=dict)
     players: str = "pair"
     kwargs: dict[str, str] = field(default_factory=dict)
+    n_player: bool = False  # solves N-player games (Problem.player_losses) and only those
 
     @property
     def uses(self) -> frozenset[str]:
@@ -153,6 +161,12 @@ SOLVERS: dict[str, SolverSpec] = {
     },
     "fast_bat": SolverSpec(fast_bat, ADVERSARIAL_FIELDS, "leader"),
     "baseline": SolverSpec(baseline, {"baseline": BASELINE}, "none", {"baseline": "name"}),
+    # N-player games: one transformation (opt_u) moves the whole strategy profile
+    "sim_gradient_play": SolverSpec(sim_gradient_play, players="leader", n_player=True),
+    "nplayer_extragradient": SolverSpec(nplayer_extragradient, players="leader", n_player=True),
+    "nplayer_optimistic": SolverSpec(nplayer_optimistic, players="leader", n_player=True),
+    "nplayer_sga": SolverSpec(nplayer_sga, {"gamma": GAMMA}, "leader", n_player=True),
+    "nplayer_consensus": SolverSpec(nplayer_consensus, {"gamma": GAMMA}, "leader", n_player=True),
 }
 
 
