@@ -100,6 +100,18 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         return compose("config", overrides=list(overrides))
 
 
+def allowed_solvers(problem_name: str) -> list[str]:
+    """The solvers a problem runs under: N-player solvers on N-player games, two-player ones
+    otherwise, of the kinds (SolverSpec.players) the problem names where it names any."""
+    spec = PROBLEMS[problem_name]
+    return sorted(
+        name
+        for name, solver in SOLVERS.items()
+        if solver.n_player == spec.n_player
+        and (not spec.solver_kinds or solver.players in spec.solver_kinds)
+    )
+
+
 def validate(cfg: DictConfig) -> None:
     """Every declared field against its declaration, then the rules between fields."""
     check_known_keys(cfg)
@@ -121,15 +133,15 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(
             f"solver.truncate={solver.truncate} is out of range: must be <= inner_steps"
         )
-    if PROBLEMS[problem.name].n_player != SOLVERS[solver.name].n_player:
-        kind = "an N-player" if PROBLEMS[problem.name].n_player else "a two-player"
-        allowed = sorted(
-            name
-            for name, spec in SOLVERS.items()
-            if spec.n_player == PROBLEMS[problem.name].n_player
-        )
+    allowed = allowed_solvers(problem.name)
+    if solver.name not in allowed:
+        spec = PROBLEMS[problem.name]
+        if spec.n_player != SOLVERS[solver.name].n_player:
+            kind = "an N-player game" if spec.n_player else "a two-player game"
+        else:
+            kind = f"which takes {'/'.join(spec.solver_kinds)} solvers only"
         raise ConfigError(
-            f"solver={solver.name} is not allowed on problem {problem.name}, {kind} game; "
+            f"solver={solver.name} is not allowed on problem {problem.name}, {kind}; "
             f"allowed: {', '.join(allowed)}"
         )
     if solver.name == "baseline":

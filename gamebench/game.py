@@ -95,6 +95,9 @@ class Problem:
     # player's strategy stacked on axis 0, v is unused (an empty array), and player_losses(u, batch)
     # is the (N,) vector of each player's own loss; only the N-player solvers read it.
     player_losses: Callable[[Params, Batch], Array] | None = None
+    # The follower belongs to the step's batch (few-shot learning: each step's tasks are new): the
+    # bilevel solvers start its inner loop at init_v every leader step instead of warm-starting it.
+    restart_v: bool = False
 
 
 def headline_metric(problem: Problem) -> str:

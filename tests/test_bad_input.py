@@ -18,7 +18,11 @@ BAD_INPUT = [
     (["problem=nope"], 2, E + "unknown problem 'nope'; allowed: anti_saddle, bilinear,"),
     (["problem="], 2, E + "unknown problem ''; allowed: anti_saddle,"),
     (["solver=kbeem"], 2, E + "unknown solver 'kbeem'; did you mean 'kbeam'? allowed: alt_gda,"),
-    (["setting=nope"], 2, E + "unknown setting 'nope'; allowed: cournot_5, iaptt_toy, nplayer_merely,"),
+    (
+        ["setting=nope"],
+        2,
+        E + "unknown setting 'nope'; allowed: constrained_fairness, constrained_np, cournot_5,",
+    ),
     # keys no schema declares (typos), with and without `+`
     (["+trails=10"], 2, E + "unknown key 'trails'; did you mean 'trials'?"),
     (["trails=10"], 2, E + "unknown key 'trails'; did you mean 'trials'?"),

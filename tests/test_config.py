@@ -6,7 +6,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
-from gamebench.config import ConfigError, config_dir, flat_params, validate
+from gamebench.config import ConfigError, allowed_solvers, config_dir, flat_params, validate
 from gamebench.problems import PROBLEMS, make_problem
 from gamebench.solvers import SOLVERS, make_solver
 from gamebench.sweep import effective_config, ignored_settings
@@ -35,9 +35,8 @@ def _compose_and_build(compose, problem, solver, build_problem=True):
 # against a fixed partner rather than in the full problems x solvers product
 @pytest.mark.parametrize("problem", PROBLEM_CONFIGS)
 def test_every_problem_composes_and_builds(compose, problem):
-    _compose_and_build(
-        compose, problem, "sim_gradient_play" if PROBLEMS[problem].n_player else "kbeam"
-    )
+    allowed = allowed_solvers(problem)
+    _compose_and_build(compose, problem, "kbeam" if "kbeam" in allowed else allowed[0])
 
 
 @pytest.mark.parametrize("solver", SOLVER_CONFIGS)

@@ -16,7 +16,9 @@ from gamebench.game import Problem, Solution, follower_loss
 from gamebench.params import Param
 from gamebench.problems import (
     bilevel,
+    constrained,
     domain_adaptation,
+    few_shot,
     hypercleaning,
     mog_gan,
     nplayer,
@@ -27,7 +29,9 @@ from gamebench.problems import (
     surfaces,
 )
 from gamebench.problems.bilevel import make_iaptt_toy, make_quadratic_bilevel, make_smd
+from gamebench.problems.constrained import make_constrained
 from gamebench.problems.domain_adaptation import make_da_mnist_mnistm, make_domain_adaptation
+from gamebench.problems.few_shot import make_few_shot_sinusoid
 from gamebench.problems.hypercleaning import make_hypercleaning
 from gamebench.problems.mog_gan import make_mog_gan
 from gamebench.problems.nplayer import make_cournot, make_quadratic_nplayer
@@ -61,6 +65,10 @@ class ProblemSpec:
     smoke: tuple[str, ...] = ()
     kwargs: dict[str, str] = field(default_factory=dict)  # field -> the factory's argument name
     n_player: bool = False  # an N-player game (Problem.player_losses): only N-player solvers
+    # the solver kinds (SolverSpec.players) it runs under; empty: every two-player kind. A follower
+    # that belongs to the step's batch (restart_v, one perturbation per example) means nothing to
+    # solvers that keep it across steps (gda, kbeam, ...).
+    solver_kinds: tuple[str, ...] = ()
 
     def build(self, cfg: Any) -> Problem:
         return self.factory(**{self.kwargs.get(n, n): cfg[n] for n in self.params})
@@ -130,6 +138,7 @@ PROBLEMS |= {
         robust.PARAMS,
         datasets=("mnist",),
         smoke=ROBUST_SMOKE,
+        solver_kinds=("leader", "none"),
     ),
     "mvm_defense": ProblemSpec(
         make_mvm_defense, robust.PARAMS, datasets=("mnist",), smoke=ROBUST_SMOKE
@@ -138,6 +147,19 @@ PROBLEMS |= {
         make_quadratic_nplayer, nplayer.QUADRATIC_PARAMS, small=True, n_player=True
     ),
     "cournot": ProblemSpec(make_cournot, nplayer.COURNOT_PARAMS, small=True, n_player=True),
+    "constrained": ProblemSpec(
+        make_constrained,
+        constrained.PARAMS,
+        datasets=("genki", "mnist"),
+        same_run=constrained.same_run,
+        solver_kinds=("pair", "none"),
+    ),
+    "few_shot_sinusoid": ProblemSpec(
+        make_few_shot_sinusoid,
+        few_shot.PARAMS,
+        solver_kinds=("bilevel", "bilevel_z", "leader", "none"),
+        smoke=("problem.eval_tasks=20", "problem.tasks=4"),
+    ),
 }
 
 
@@ -161,9 +183,11 @@ __all__ = [
     "Solution",
     "follower_loss",
     "make_bilinear",
+    "make_constrained",
     "make_cournot",
     "make_da_mnist_mnistm",
     "make_domain_adaptation",
+    "make_few_shot_sinusoid",
     "make_mog_gan",
     "make_privacy_filter",
     "make_problem",

@@ -1,6 +1,7 @@
 """Bilevel (Stackelberg) solvers: the leader u minimises F(u) = f(u, v*(u)), v*(u) = argmin_v g(u, v).
 
-Every solver here keeps a follower iterate v (warm-started across leader steps), moves it by T =
+Every solver here keeps a follower iterate v (warm-started across leader steps, or restarted at
+init_v where the follower belongs to the step's batch: Problem.restart_v), moves it by T =
 `inner_steps` projected gradient steps on g with step size lr_v = opt_v's learning rate (plain steps,
 so that they can be differentiated), estimates the hypergradient dF/du by its method, and gives it to
 the leader's optax transformation. Minimax is the case g = -f (`follower_loss`), so every problem
@@ -102,7 +103,8 @@ def _bilevel_solver(
 
     def step(problem: Problem, state: BilevelState, key: jax.Array):
         batch = problem.sample_batch(key)
-        grad_u, v, aux, info = hypergradient(problem, state.u, state.v, batch, state.aux)
+        v = problem.init_v(jax.random.fold_in(key, 1)) if problem.restart_v else state.v
+        grad_u, v, aux, info = hypergradient(problem, state.u, v, batch, state.aux)
         u, opt_state_u = descend(opt_u, problem.project_u, state.u, grad_u, state.opt_state_u)
         return BilevelState(u, v, opt_state_u, aux), info
 
@@ -158,7 +160,8 @@ def implicit(
     """Implicit differentiation (e.g. Pedregosa, ICML 2016; Lorraine et al., AISTATS 2020): after T
     follower steps solve Hess_vv g q = grad_v f by `solve_iters` conjugate-gradient iterations, or
     by the Neumann series q = lr_v sum_{k < solve_iters} (I - lr_v Hess_vv g)^k grad_v f; the
-    hypergradient is grad_u f - Hess_uv g q. Exact at v = v*(u) as the solve converges."""
+    hypergradient is grad_u f - Hess_uv g q. Exact at v = v*(u) as the solve converges. CG stops at
+    a direction of negative curvature (a non-convex follower: iMAML's networks)."""
     _check(inner_steps, lr_v=lr_v)
     if linear_solver not in LINEAR_SOLVERS:
         raise ValueError(
@@ -170,7 +173,7 @@ def implicit(
         matvec, _, _ = _hvp_vv(problem, u, v, batch)
         b = ravel_pytree(jax.grad(problem.f, argnums=1)(u, v, batch))[0]
         if linear_solver == "cg":
-            q = conjugate_gradient(matvec, b, solve_iters)
+            q = conjugate_gradient(matvec, b, solve_iters, stop_at_negative_curvature=True)
         else:
 
             def neumann(carry, _):

@@ -23,24 +23,35 @@ from gamebench.solvers.gda import GDAState, descend_pair, init_pair, readout_pai
 Array = jax.Array
 
 
-def conjugate_gradient(matvec: Callable[[Array], Array], rhs: Array, iters: int) -> Array:
+def conjugate_gradient(
+    matvec: Callable[[Array], Array], rhs: Array, iters: int, stop_at_negative_curvature=False
+) -> Array:
     """Solve A x = rhs for symmetric definite A by `iters` CG iterations from x = 0 (fixed count, so
-    it compiles to a scan and vmaps; a zero residual stops progress without dividing by zero)."""
+    it compiles to a scan and vmaps; a zero residual stops progress without dividing by zero).
+
+    stop_at_negative_curvature: for A that may be indefinite (the Hessian of a non-convex follower),
+    the iterate stops at the first direction p with p'Ap <= 0, as truncated Newton-CG does
+    (Nocedal & Wright, Alg. 7.1); plain CG would divide by a curvature near 0 there and blow up.
+    Where A is definite both give the same numbers."""
 
     def safe_div(a, b):
         return jnp.where(b != 0, a / jnp.where(b != 0, b, 1.0), 0.0)
 
     def body(carry, _):
-        x, r, p, rr = carry
+        x, r, p, rr, stopped = carry
         ap = matvec(p)
-        alpha = safe_div(rr, jnp.vdot(p, ap))
+        curvature = jnp.vdot(p, ap)
+        if stop_at_negative_curvature:
+            stopped = stopped | (curvature <= 0)
+            curvature = jnp.where(stopped, 0.0, curvature)
+        alpha = safe_div(rr, curvature)
         x, r = x + alpha * p, r - alpha * ap
         rr_next = jnp.vdot(r, r)
         p = r + safe_div(rr_next, rr) * p
-        return (x, r, p, rr_next), None
+        return (x, r, p, rr_next, stopped), None
 
-    start = (jnp.zeros_like(rhs), rhs, rhs, jnp.vdot(rhs, rhs))
-    (x, _, _, _), _ = jax.lax.scan(body, start, None, length=iters)
+    start = (jnp.zeros_like(rhs), rhs, rhs, jnp.vdot(rhs, rhs), jnp.bool_(False))
+    (x, _, _, _, _), _ = jax.lax.scan(body, start, None, length=iters)
     return x
 
 
