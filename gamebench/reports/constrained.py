@@ -142,7 +142,7 @@ def markdown(summary_table: pd.DataFrame, scale: dict | None) -> str:
             else:
                 better = "better" if row.objective < best.objective else "not better"
                 verdict = (
-                    f"tuned penalty {best.method} (violation {best.violation:.4f}) has objective "
+                    f"the tuned {best.method} (violation {best.violation:.4f}) has objective "
                     f"{best.objective:.4f}: {better}"
                 )
             lines.append(
