@@ -24,6 +24,7 @@ from gamebench.problems import (
     nplayer,
     poisoning,
     privacy_filter,
+    pruning,
     quadratic,
     robust,
     surfaces,
@@ -37,6 +38,7 @@ from gamebench.problems.mog_gan import make_mog_gan
 from gamebench.problems.nplayer import make_cournot, make_quadratic_nplayer
 from gamebench.problems.poisoning import make_poisoning
 from gamebench.problems.privacy_filter import make_privacy_filter, make_privacy_filter_from_dataset
+from gamebench.problems.pruning import make_bilevel_pruning
 from gamebench.problems.quadratic import make_bilinear, make_quadratic
 from gamebench.problems.robust import make_mvm_defense, make_robust_classification
 from gamebench.problems.surfaces import SURFACES, make_surface
@@ -154,6 +156,21 @@ PROBLEMS |= {
         same_run=constrained.same_run,
         solver_kinds=("pair", "none"),
     ),
+    "bilevel_pruning": ProblemSpec(
+        make_bilevel_pruning,
+        pruning.PARAMS,
+        datasets=("mnist",),
+        baselines=pruning.PRUNING_BASELINES,
+        same_run=pruning.same_run,
+        solver_kinds=("bilevel", "bilevel_z", "none"),
+        smoke=(
+            "problem.train_size=500",
+            "problem.eval_size=200",
+            "problem.batch=16",
+            "problem.imp_round_steps=5",
+            "trials=2",
+        ),
+    ),
     "few_shot_sinusoid": ProblemSpec(
         make_few_shot_sinusoid,
         few_shot.PARAMS,
@@ -182,6 +199,7 @@ __all__ = [
     "ProblemSpec",
     "Solution",
     "follower_loss",
+    "make_bilevel_pruning",
     "make_bilinear",
     "make_constrained",
     "make_cournot",

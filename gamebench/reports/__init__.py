@@ -16,7 +16,7 @@ from gamebench.reports.rows import Sweeps
 REPORTS = (
     "surfaces", "solver_zoo", "mog_jsd", "da_mnistm", "privacy_tradeoff", "bilevel", "search",
     "adversarial",
-    "nplayer", "few_shot", "constrained",
+    "nplayer", "few_shot", "constrained", "pruning",
 )  # fmt: skip
 
 

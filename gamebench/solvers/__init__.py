@@ -35,6 +35,7 @@ from gamebench.solvers.bilevel import (
     TRUNCATE,
     approxgrad,
     bda,
+    bip,
     fmd,
     iaptt_gm,
     implicit,
@@ -149,6 +150,7 @@ SOLVERS: dict[str, SolverSpec] = {
     ),
     "rmd": SolverSpec(rmd, {"inner_steps": INNER_STEPS, "truncate": TRUNCATE}, "bilevel"),
     "fmd": SolverSpec(fmd, {"inner_steps": INNER_STEPS}, "bilevel"),
+    "bip": SolverSpec(bip, {"inner_steps": INNER_STEPS, "gamma": GAMMA}, "bilevel"),
     "bda": SolverSpec(bda, {"inner_steps": INNER_STEPS, "alpha": ALPHA}, "bilevel"),
     # the learned initialisation z steps with the follower's transformation
     "iaptt_gm": SolverSpec(iaptt_gm, {"inner_steps": INNER_STEPS}, "bilevel_z"),

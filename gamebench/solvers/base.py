@@ -22,7 +22,10 @@ ETA = Param(
     0.1, "cgd: step inside the preconditioner; danskin: first line-search step; approxgrad: "
     "residual step", above(0),
 )  # fmt: skip
-GAMMA = Param(0.1, "consensus: weight of grad |xi|^2/2; sga: lambda", at_least(0))
+GAMMA = Param(
+    0.1, "consensus: weight of grad |xi|^2/2; sga: lambda; bip: the follower's curvature gamma",
+    at_least(0),
+)  # fmt: skip
 DAMPING = Param(0.0, "follow_the_ridge: H_vv g + damping I in the ridge solve", at_least(0))
 
 

@@ -215,6 +215,24 @@ def rmd(
     return _bilevel_solver(opt_u, hypergradient)
 
 
+def bip(opt_u: optax.GradientTransformation, lr_v: float, inner_steps: int, gamma: float) -> Solver:
+    """BiP (Zhang et al., "Advancing Model Pruning via Bi-level Optimization", NeurIPS 2022,
+    Sec. 4): T follower steps (SGD on the weights under the current mask), then the implicit
+    hypergradient with the follower's Hessian taken as gamma I (their Hessian-free assumption:
+    the lower level is gamma-strongly convex and its loss's own curvature is dropped),
+        dF/du = grad_u f - (1 / gamma) Hess_uv g grad_v f,
+    one mixed second-order product on top of T + 2 gradients; no linear solve."""
+    _check(inner_steps, lr_v=lr_v, gamma=gamma)
+
+    def hypergradient(problem, u, v, batch, aux):
+        v, _ = follower_steps(problem, u, v, batch, lr_v, inner_steps)
+        q = ravel_pytree(jax.grad(problem.f, argnums=1)(u, v, batch))[0] / gamma
+        grad_u, _ = _implicit_combination(problem, u, v, batch, q)
+        return grad_u, v, aux, _costs(inner_steps + 2, 1)
+
+    return _bilevel_solver(opt_u, hypergradient)
+
+
 def fmd(opt_u: optax.GradientTransformation, lr_v: float, inner_steps: int) -> Solver:
     """Forward-mode differentiation through the same T steps (Franceschi et al., ICML 2017): the
     Jacobian dv_T/du is carried forward with one JVP per leader coordinate and step, then
