@@ -15,7 +15,11 @@ from conftest import gamebench_cli as gamebench
 E = "gamebench: error: "
 BAD_INPUT = [
     # choices of a config group
-    (["problem=nope"], 2, E + "unknown problem 'nope'; allowed: anti_saddle, bilevel_pruning, bilinear,"),
+    (
+        ["problem=nope"],
+        2,
+        E + "unknown problem 'nope'; allowed: anti_saddle, bilevel_pruning, bilinear,",
+    ),
     (["problem="], 2, E + "unknown problem ''; allowed: anti_saddle,"),
     (["solver=kbeem"], 2, E + "unknown solver 'kbeem'; did you mean 'kbeam'? allowed: alt_gda,"),
     (

@@ -76,3 +76,11 @@ def test_the_imp_baseline_prunes_to_the_target_and_learns(sparsity):
     assert abs(float(metrics["sparsity"]) - sparsity) < 1e-4
     assert float(metrics["test_acc"]) > 0.5  # chance is 0.1
     assert problem.info["imp_rounds"] == imp_rounds_for(sparsity)
+
+
+def test_the_report_counts_imp_rounds_as_the_problem_runs_them():
+    from gamebench.reports import pruning as report
+
+    for sparsity in (0.5, 0.8, 0.9, 0.95, 0.99):
+        assert report.imp_rounds_for(sparsity) == imp_rounds_for(sparsity)
+    assert [imp_rounds_for(s) for s in (0.5, 0.8, 0.9, 0.95)] == [4, 8, 11, 14]
