@@ -136,9 +136,9 @@ def make_few_shot_sinusoid(
         return normal_mlp_init(key, sizes, INIT_STD)
 
     def init_v(key):
-        del key
-        zeros = jax.tree.map(jnp.zeros_like, init_u(jax.random.PRNGKey(0)))
-        return jax.tree.map(lambda a: jnp.zeros((tasks, *a.shape), a.dtype), zeros)
+        del key  # every task's displacement starts at 0: only the leader's shapes are needed
+        shapes = jax.eval_shape(init_u, jax.random.PRNGKey(0))
+        return jax.tree.map(lambda a: jnp.zeros((tasks, *a.shape), a.dtype), shapes)
 
     def sample_batch(key):
         key_tasks, key_support, key_query = jax.random.split(key, 3)
