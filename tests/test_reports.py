@@ -3,6 +3,8 @@ artefacts (the sweeps themselves are exercised in test_sweep.py and test_cli.py)
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -218,14 +220,20 @@ def test_gamebench_report_writes_a_self_contained_page_of_the_sweep(sweep_page):
     page = sweep_page.read_text()
     assert page.count("<tr class='ok'>") == 2  # one row per job, with its status
     assert "<th onclick='sortBy(this)'>solver</th>" in page
-    curves = re.findall(r"<div class='curve' id='([^']+)'", page)
+    curves = json.loads(
+        re.search(r"<script type='application/json' id='curves'>(.*?)</script>", page).group(1)
+    )
     assert "dist|step|everything swept" in curves and "dist|grad_evals|everything swept" in curves
+    drawn = curves["dist|step|everything swept"]
+    assert [g["label"].split(",")[0] for g in drawn["groups"]] == ["solver=gda", "solver=kbeam"]
+    rows = pd.read_parquet(sweep_page.parent / "0" / "trajectories.parquet")
+    final = rows[rows.step == rows.step.max()].dist.mean()
+    assert drawn["groups"][0]["mean"][-1] == pytest.approx(final, rel=1e-3)  # 4 digits inlined
     assert "<select id='metric'" in page and "function showCurve" in page
     assert not re.search(r"(src|href)=['\"]https?:", page)  # nothing fetched: opens offline
 
 
 def test_the_page_renders_in_a_headless_browser(sweep_page, tmp_path):
-    import re
     import shutil
 
     browser = next(
@@ -234,11 +242,17 @@ def test_the_page_renders_in_a_headless_browser(sweep_page, tmp_path):
     if browser is None:
         pytest.skip("no Chromium in PATH (the system package chromium) to render the page")
     url = sweep_page.as_uri()
-    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu"]
+    # no background connections: the closed network of a CI machine refuses them noisily
+    quiet = ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    headless = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", *quiet]
     dom = subprocess.run([*headless, "--dump-dom", url], capture_output=True, text=True).stdout
     assert dom.count('<tr class="ok">') == 2
-    shown = re.findall(r'<div class="curve" id="([^"]+)" style="">', dom)
-    assert shown == ["dist|step|everything swept"]  # the menus' first choice, drawn on load
+    # the script ran: the menus' first choice (dist against step, by solver) is drawn on load
+    assert dom.count('<svg class="plot"') == 1
+    assert dom.count('class="line"') == 2 and dom.count('class="band"') == 2
+    assert "solver=gda" in dom and "solver=kbeam" in dom  # the legend
     shot = tmp_path / "page.png"
     subprocess.run([*headless, f"--screenshot={shot}", "--window-size=1200,1600", url], check=True)
     assert shot.stat().st_size > 10_000
+    if os.environ.get("GAMEBENCH_KEEP_SCREENSHOT"):  # to look at what the browser drew
+        shutil.copy(shot, os.environ["GAMEBENCH_KEEP_SCREENSHOT"])

@@ -56,9 +56,18 @@ def varying(rows: pd.DataFrame) -> list[str]:
     return by or ["problem", "solver"]
 
 
+def _matches(column: pd.Series, value) -> np.ndarray:
+    """column == value, with NaN matching NaN (groupby's dropna=False keeps NaN as a group)."""
+    if pd.isna(value):
+        return column.isna().to_numpy()
+    return column.eq(value).fillna(False).to_numpy(dtype=bool)
+
+
 def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) -> pd.DataFrame:
     """One row per (group, log point): x, mean of `metric` over the group's finite trials, the
-    band's low and high, trials used and trials diverged."""
+    band's low and high, the lowest trial's value, trials used and trials diverged."""
+    # only the columns used: taking rows of every (arrow-backed) column was most of the time
+    rows = rows[list(dict.fromkeys(["job", "trial", "step", metric, x, *by]))]
     # a trial whose plotted values are not all finite is left out (and counted as diverged)
     finite = finite_trials(rows[["job", "trial", metric] + ([x] if x != "step" else [])])
     ok = finite.reindex(pd.MultiIndex.from_frame(rows[["job", "trial"]])).to_numpy()
@@ -68,7 +77,7 @@ def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) ->
         values = key if isinstance(key, tuple) else (key,)
         # a column that does not apply to this group (NaN: another problem's field) says nothing
         label = ", ".join(f"{c}={v}" for c, v in zip(by, values) if not pd.isna(v)) or "all"
-        members = np.logical_and.reduce([rows[c].eq(v).to_numpy() for c, v in zip(by, values)])
+        members = np.logical_and.reduce([_matches(rows[c], v) for c, v in zip(by, values)])
         pairs = rows[members][["job", "trial"]].drop_duplicates()
         diverged = int((~finite.reindex(pd.MultiIndex.from_frame(pairs))).sum())
         at = group.groupby("step", sort=True)
@@ -87,13 +96,21 @@ def curves(rows: pd.DataFrame, metric: str, x: str, by: list[str], band: str) ->
                     metric: mean.to_numpy(),
                     "low": (mean - spread).to_numpy(),
                     "high": (mean + spread).to_numpy(),
+                    "lowest": at[metric].min().to_numpy(),  # a log axis's band stops here
                     "trials": count.to_numpy(),
                     "diverged": diverged,
                 }
             )
         )
-    columns = ["group", "step", x, metric, "low", "high", "trials", "diverged"]
+    columns = ["group", "step", x, metric, "low", "high", "lowest", "trials", "diverged"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
+
+
+def band_floor(low, lowest, mean):
+    """The band's lower edge on a log axis: mean - std is often <= 0 there (a spread over orders of
+    magnitude), which a log axis cannot draw, so the edge stops at the lowest trial's value, or at
+    the mean where even that is <= 0."""
+    return np.where(low > 0, low, np.where(lowest > 0, lowest, mean))
 
 
 def figure(table: pd.DataFrame, metric: str, x: str, logy: bool, band: str, tight: bool = True):
@@ -111,7 +128,8 @@ def figure(table: pd.DataFrame, metric: str, x: str, logy: bool, band: str, tigh
         name = label + (f" ({diverged} diverged)" if diverged else "")
         (line,) = ax.plot(group[x], group[metric], label=name, lw=1.5)
         if band != "none":
-            ax.fill_between(group[x], group.low, group.high, color=line.get_color(), alpha=0.2)
+            low = band_floor(group.low, group.lowest, group[metric]) if logy else group.low
+            ax.fill_between(group[x], low, group.high, color=line.get_color(), alpha=0.2)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(x.replace("_", " "))
