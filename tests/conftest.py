@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import pytest
@@ -38,14 +39,91 @@ def _environment(tmp_path, extra: dict | None) -> dict:
     return env
 
 
-def gamebench_cli(tmp_path, *args, env=None, **kwargs):
-    """`gamebench ARGS` as a user runs it: a subprocess in tmp_path with its own cache (and the
-    environment variables in `env` on top of this process's)."""
+class _Zygote:
+    """This worker's cli_zygote process (started on first use): it forks one child per CLI run,
+    so a run does not spend seconds importing what every run imports (tests/cli_zygote.py)."""
+
+    process: subprocess.Popen | None = None
+    pending = b""
+    # read when imported, so a run that sets them differently needs an interpreter of its own
+    IMPORT_TIME = ("JAX_", "XLA_", "GAMEBENCH_PLUGINS", "PYTHON", "MPL", "OMP_", "TF_")
+
+    @classmethod
+    def serves(cls, args, env: dict) -> bool:
+        if not hasattr(os, "fork") or os.environ.get("GAMEBENCH_TEST_NO_ZYGOTE"):
+            return False
+        # launchers start worker processes of their own (joblib's loky hung in a forked child)
+        if any(a.startswith(("hydra/launcher=", "+hydra/launcher=")) for a in args):
+            return False
+        keys = {k for k in {*env, *os.environ} if k.startswith(cls.IMPORT_TIME)}
+        return all(env.get(k) == os.environ.get(k) for k in keys)
+
+    @classmethod
+    def _answer(cls, timeout: float | None) -> dict | None:
+        """The zygote's next line, or None when none came within `timeout` seconds."""
+        import json
+        import select
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = cls.process.stdout.fileno()
+        while b"\n" not in cls.pending:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError("tests/cli_zygote.py ended unexpectedly")
+            cls.pending += chunk
+        line, cls.pending = cls.pending.split(b"\n", 1)
+        return json.loads(line)
+
+    @classmethod
+    def run(cls, tmp_path, args, env: dict, timeout: float) -> subprocess.CompletedProcess:
+        import json
+        import signal
+        import tempfile
+
+        if cls.process is None or cls.process.poll() is not None:
+            script = os.path.join(os.path.dirname(__file__), "cli_zygote.py")
+            cls.process = subprocess.Popen(
+                [sys.executable, script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            cls.pending = b""
+        captured = []
+        for name in ("out", "err"):
+            fd, path = tempfile.mkstemp(prefix=f"gamebench-std{name}-")
+            os.close(fd)
+            captured.append(Path(path))
+        out, err = captured
+        request = {"args": list(args), "cwd": str(tmp_path), "env": env}
+        request |= {"stdout": str(out), "stderr": str(err)}
+        cls.process.stdin.write(json.dumps(request).encode() + b"\n")
+        cls.process.stdin.flush()
+        pid = cls._answer(None)["pid"]
+        done = cls._answer(timeout)
+        if done is None:
+            os.kill(pid, signal.SIGKILL)
+            cls._answer(None)
+            raise subprocess.TimeoutExpired(["gamebench", *args], timeout)
+        stdout, stderr = out.read_text(), err.read_text()
+        out.unlink()
+        err.unlink()
+        return subprocess.CompletedProcess(["gamebench", *args], done["code"], stdout, stderr)
+
+
+def gamebench_cli(tmp_path, *args, env=None, timeout=300):
+    """`gamebench ARGS` as a user runs it: a process in tmp_path with its own cache (and the
+    environment variables in `env` on top of this process's), forked from a process that has
+    imported JAX, Hydra and pandas already (set GAMEBENCH_TEST_NO_ZYGOTE=1 for a fresh
+    interpreter per run; runs that set import-time variables always get one)."""
+    environment = _environment(tmp_path, env)
+    if _Zygote.serves(args, environment):
+        return _Zygote.run(tmp_path, args, environment, timeout)
     command = [sys.executable, "-m", "gamebench.cli", *args]
     return subprocess.run(
-        command, cwd=tmp_path, env=_environment(tmp_path, env), capture_output=True, text=True,
-        timeout=300, **kwargs,
-    )  # fmt: skip
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_gamebench(tmp_path, *args, env=None, **kwargs) -> subprocess.Popen:
