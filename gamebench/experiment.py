@@ -27,6 +27,9 @@ class JobResult:
     error: BaseException | None = None  # what failed the job, for a lone run to report
 
 
+COLLECTIVE_TIMEOUT_FLAG = "xla_cpu_collective_call_terminate_timeout_seconds"
+
+
 def configure_jax(devices: int, compile_cache: bool) -> None:
     """Device count and compilation cache; both only take effect before JAX starts its backend."""
     import os
@@ -34,6 +37,13 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
     import jax
 
     wanted = devices or os.cpu_count() or 1
+    # Trials sharded over several CPU devices meet at collectives, which XLA aborts when one
+    # device's thread arrives 40 s after another (seen on a busy machine, a 2,000-step DA run
+    # killed after 16 minutes). Starved threads are slow, not stuck: wait an hour instead. Read
+    # when the backend starts, so a later job of the same process keeps what the first had.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if COLLECTIVE_TIMEOUT_FLAG not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --{COLLECTIVE_TIMEOUT_FLAG}=3600".strip()
     try:
         jax.config.update("jax_num_cpu_devices", wanted)
     except RuntimeError:  # backend already started (a later job of a multirun): keep what it has

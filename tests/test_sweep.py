@@ -388,3 +388,20 @@ def test_a_ctrl_c_swallowed_in_a_gc_callback_still_stops_the_run():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr
     assert done.stdout.strip() == "still running" and done.returncode == 130
+
+
+def test_collectives_of_sharded_trials_wait_an_hour_unless_the_user_says_otherwise():
+    # XLA aborts a collective when one device thread is 40 s late (a starved thread on a busy
+    # machine); the runner raises that to an hour before the backend starts, and XLA accepts it
+    code = (
+        "import os, jax; from gamebench.experiment import configure_jax; configure_jax(2, False); "
+        "assert len(jax.devices()) == 2; print(os.environ['XLA_FLAGS'])"
+    )
+    for given, expected in (
+        ("", "--xla_cpu_collective_call_terminate_timeout_seconds=3600"),
+        ("--xla_cpu_collective_call_terminate_timeout_seconds=90", "=90"),
+    ):
+        env = {**os.environ, "XLA_FLAGS": given}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith(expected) and done.stdout.count("terminate") == 1
