@@ -39,11 +39,12 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
     wanted = devices or os.cpu_count() or 1
     # Trials sharded over several CPU devices meet at collectives, which XLA aborts when one
     # device's thread arrives 40 s after another (seen on a busy machine, a 2,000-step DA run
-    # killed after 16 minutes). Starved threads are slow, not stuck: wait an hour instead. Read
-    # when the backend starts, so a later job of the same process keeps what the first had.
-    flags = os.environ.get("XLA_FLAGS", "")
-    if COLLECTIVE_TIMEOUT_FLAG not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --{COLLECTIVE_TIMEOUT_FLAG}=3600".strip()
+    # killed after 16 minutes). Starved threads are slow, not stuck: wait an hour instead. XLA
+    # reads XLA_FLAGS when the backend starts (below); the user's value is then given back, since
+    # the environment is part of a finished run's reuse key (gamebench.reuse).
+    users_flags = os.environ.get("XLA_FLAGS")
+    if COLLECTIVE_TIMEOUT_FLAG not in (users_flags or ""):
+        os.environ["XLA_FLAGS"] = f"{users_flags or ''} --{COLLECTIVE_TIMEOUT_FLAG}=3600".strip()
     try:
         jax.config.update("jax_num_cpu_devices", wanted)
     except RuntimeError:  # backend already started (a later job of a multirun): keep what it has
@@ -56,6 +57,11 @@ def configure_jax(devices: int, compile_cache: bool) -> None:
         cache = os.environ.get("GAMEBENCH_COMPILE_CACHE") or cache_root() / "jax"
         jax.config.update("jax_compilation_cache_dir", str(cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.devices()  # the backend starts here, with the flags above
+    if users_flags is None:
+        os.environ.pop("XLA_FLAGS", None)
+    else:
+        os.environ["XLA_FLAGS"] = users_flags
 
 
 class _Progress:

@@ -392,16 +392,23 @@ def test_a_ctrl_c_swallowed_in_a_gc_callback_still_stops_the_run():
 
 def test_collectives_of_sharded_trials_wait_an_hour_unless_the_user_says_otherwise():
     # XLA aborts a collective when one device thread is 40 s late (a starved thread on a busy
-    # machine); the runner raises that to an hour before the backend starts, and XLA accepts it
+    # machine); the runner raises that to an hour for the backend's start, XLA accepts it, and the
+    # environment is the user's again afterwards (a finished run's reuse key reads it)
     code = (
-        "import os, jax; from gamebench.experiment import configure_jax; configure_jax(2, False); "
-        "assert len(jax.devices()) == 2; print(os.environ['XLA_FLAGS'])"
+        "import os, jax; from gamebench.experiment import configure_jax; seen = []; "
+        "start = jax.devices; "
+        "jax.devices = lambda: seen.append(os.environ.get('XLA_FLAGS')) or start(); "
+        "configure_jax(2, False); assert len(start()) == 2; "
+        "print(seen[0]); print(os.environ.get('XLA_FLAGS'))"
     )
     for given, expected in (
-        ("", "--xla_cpu_collective_call_terminate_timeout_seconds=3600"),
+        (None, "--xla_cpu_collective_call_terminate_timeout_seconds=3600"),
         ("--xla_cpu_collective_call_terminate_timeout_seconds=90", "=90"),
     ):
-        env = {**os.environ, "XLA_FLAGS": given}
+        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+        env |= {} if given is None else {"XLA_FLAGS": given}
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().endswith(expected) and done.stdout.count("terminate") == 1
+        at_start, after = done.stdout.strip().splitlines()
+        assert at_start.endswith(expected) and at_start.count("terminate") == 1
+        assert after == str(given)
