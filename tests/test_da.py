@@ -3,6 +3,8 @@ accuracy metric, the im2col convolution, and the dataset entering the program as
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,6 +43,44 @@ def test_im2col_convolution_equals_lax_conv(shape):
     pooled = jax.jit(max_pool_2x2)(x)
     assert pooled.shape == (shape[0], -(-shape[1] // 2), -(-shape[2] // 2), shape[3])
     assert float(pooled[0, 0, 0, 0]) == float(jnp.max(x[0, :2, :2, 0]))
+
+
+def test_im2col_patches_under_vmap_and_grad_equal_the_plain_concatenation():
+    """The patch extractor folds a vmapped axis into the image axis (a speed-up on XLA:CPU) and
+    writes out its gradient: values and gradients must be bitwise those of the concatenation,
+    batched or not, with the batch axis anywhere vmap puts it."""
+    from gamebench.nn import _patch_extractor, _shifted_copies
+
+    key_x, key_g = jax.random.split(jax.random.PRNGKey(1))
+    padded = jax.random.normal(key_x, (3, 2, 9, 11, 4))  # (trials, images, h + 4, w + 4, c)
+    weights = jax.random.normal(key_g, (3, 2, 5, 7, 100))
+
+    def loss(extract, padded, weights):
+        return jnp.sum(jnp.tanh(extract(padded)) * weights)
+
+    extractor = _patch_extractor(5, 5, 5, 7)
+
+    def plain(padded):
+        return _shifted_copies(padded, 5, 5, 5, 7)
+
+    for in_axes in (0, 1):
+        moved = jnp.moveaxis(padded, 0, in_axes)
+        ours = jax.jit(jax.vmap(jax.value_and_grad(partial(loss, extractor)), (in_axes, 0)))
+        reference = jax.jit(jax.vmap(jax.value_and_grad(partial(loss, plain)), (in_axes, 0)))
+        for a, b in zip(
+            jax.tree.leaves(ours(moved, weights)), jax.tree.leaves(reference(moved, weights))
+        ):
+            np.testing.assert_array_equal(a, b)
+
+    def batched_loss(extract, padded):  # vmap inside grad
+        return jnp.sum(jnp.tanh(jax.vmap(extract)(padded)) * weights)
+
+    np.testing.assert_array_equal(
+        jax.jit(jax.grad(partial(batched_loss, extractor)))(padded),
+        jax.jit(jax.grad(partial(batched_loss, plain)))(padded),
+    )
+    np.testing.assert_array_equal(jax.jit(extractor)(padded[0]), plain(padded[0]))
+    np.testing.assert_array_equal(jax.jit(jax.vmap(extractor))(padded), jax.vmap(plain)(padded))
 
 
 def test_payoff_terms_gradients_finite_source_only_ignores_follower():
