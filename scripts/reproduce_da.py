@@ -6,8 +6,9 @@
 Runs `gamebench -m experiment=da_mnistm` once per method asked for (source_only is
 problem.adversarial=false, kbeamK is solver=kbeam solver.k=K, gda_dann is GDA with DANN's
 adaptation factor and learning-rate annealing; one compiled job per method, trials vmapped) with
-its sweep dir in DIR/.sweep/METHOD (a second run skips the methods already done), then builds the
-report (gamebench/reports/da_mnistm.py) into DIR: da_curves.csv (method,trial,step,source_acc,
+its sweep dir in DIR/.sweep/METHOD (a second run skips the methods already done; with
+--include-earlier the report also takes the methods run into DIR before, at the same scale), then
+builds the report (gamebench/reports/da_mnistm.py) into DIR: da_curves.csv (method,trial,step,source_acc,
 target_acc,target_official_acc), da_table.csv (the final step), da_table.md (mean ± std),
 da_target_acc.png, mnistm_stats.csv (per-channel statistics of synthesised vs official MNIST-M) and
 da_meta.json. --replot redraws the table and the figure from da_curves.csv and runs nothing. Needs
@@ -70,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--replot", action="store_true", help="redraw table and figure; run nothing"
     )
+    parser.add_argument(
+        "--include-earlier",
+        action="store_true",
+        help="the report also reads the methods run into OUT/.sweep before, which must share "
+        "--steps, --trials, --seed, --log-every and --eval-size (a table grown method by method)",
+    )
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
     for name in methods:
@@ -97,10 +104,44 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {m: [*common, *method_overrides(m)] for m in methods}
     meta = {"steps": args.steps, "trials": args.trials, "methods": methods, "seed": args.seed}
     meta |= {"log_every": args.log_every, "eval_size": args.eval_size}
-    code = reproduce("da_mnistm", overrides, args.out, "da_meta.json", **meta)
+    if args.include_earlier:
+        earlier = earlier_methods(args.out, methods)
+        scale = {k: meta[k] for k in ("steps", "trials", "seed", "log_every", "eval_size")}
+        for name, their_scale in earlier.items():
+            if their_scale != scale:
+                parser.error(f"--include-earlier: {name} was run at {their_scale}, not {scale}")
+        meta["earlier_methods"] = sorted(earlier)
+    code = reproduce(
+        "da_mnistm",
+        overrides,
+        args.out,
+        "da_meta.json",
+        include_earlier=args.include_earlier,
+        **meta,
+    )
     if code == 0:
         print((args.out / "da_table.md").read_text())
     return code
+
+
+def earlier_methods(out: Path, methods: list[str]) -> dict[str, dict]:
+    """{method: its scale} of the methods run into OUT/.sweep before, other than `methods`."""
+    from omegaconf import OmegaConf
+
+    found = {}
+    for config in sorted((out / ".sweep").glob("*/0/config.yaml")):
+        name = config.parent.parent.name
+        if name in methods:
+            continue
+        cfg = OmegaConf.load(config)
+        found[name] = {
+            "steps": cfg.steps,
+            "trials": cfg.trials,
+            "seed": cfg.seed,
+            "log_every": cfg.log_every,
+            "eval_size": cfg.problem.eval_size,
+        }
+    return found
 
 
 def replot(out: Path) -> int:
