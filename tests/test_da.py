@@ -186,3 +186,29 @@ def test_source_only_has_no_adaptation_schedule(compose):
     )
     (reason,) = ignored_settings(cfg)
     assert "no adaptation schedule" in reason
+
+
+def test_reproduce_da_includes_earlier_methods_only_at_the_same_scale(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    path = Path(__file__).parents[1] / "scripts" / "reproduce_da.py"
+    spec = importlib.util.spec_from_file_location("reproduce_da", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    job = tmp_path / ".sweep" / "gda_dann" / "0"
+    job.mkdir(parents=True)
+    scale = {"steps": 2000, "trials": 2, "seed": 0, "log_every": 100}
+    OmegaConf.save({**scale, "problem": {"eval_size": 2000}}, job / "config.yaml")
+    assert script.earlier_methods(tmp_path, ["kbeam1"]) == {
+        "gda_dann": {**scale, "eval_size": 2000}
+    }
+    assert script.earlier_methods(tmp_path, ["gda_dann", "kbeam1"]) == {}
+    args = ["--out", str(tmp_path), "--methods", "kbeam1", "--include-earlier", "--trials", "2"]
+    args += ["--log-every", "100", "--eval-size", "2000", "--steps", "1000"]
+    with pytest.raises(SystemExit) as stopped:
+        script.main(args)  # refused before anything runs
+    assert stopped.value.code == 2
+    assert "gda_dann was run at" in capsys.readouterr().err
