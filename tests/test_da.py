@@ -79,6 +79,11 @@ def test_im2col_patches_under_vmap_and_grad_equal_the_plain_concatenation():
         jax.jit(jax.grad(partial(batched_loss, extractor)))(padded),
         jax.jit(jax.grad(partial(batched_loss, plain)))(padded),
     )
+    tangent = jnp.ones_like(padded)  # forward mode too (fmd, forward-over-reverse HVPs)
+    np.testing.assert_array_equal(
+        jax.jit(lambda p, t: jax.jvp(jax.vmap(extractor), (p,), (t,)))(padded, tangent)[1],
+        jax.vmap(plain)(tangent),
+    )
     np.testing.assert_array_equal(jax.jit(extractor)(padded[0]), plain(padded[0]))
     np.testing.assert_array_equal(jax.jit(jax.vmap(extractor))(padded), jax.vmap(plain)(padded))
 
