@@ -4,6 +4,12 @@ machinery alone (trial keys, the per-trial split, two uniform draws), all in one
 compilation cache.
 
     python scripts/profile_compile.py [--json results/sweeps/compile_profile.json]
+    python scripts/profile_compile.py --options [--json FILE]
+
+--options instead compiles the 12 structures of one merged surfaces group (anti_saddle and
+weapons, six methods each) under XLA option sets that might compile faster, and prints each
+one's compile seconds and whether the program's outputs are bitwise those of XLA's defaults
+(a sweep's fused jobs must equal the lone runs, so an option that changes them is no option).
 
 This is what bounds `gamebench -m experiment=surfaces` (36 distinct program structures) against
 one job: the runner's key derivation and the solvers' initial draws are threefry loops that XLA
@@ -83,10 +89,60 @@ def keys_only():
     return program, (np.zeros(1, np.int32),)
 
 
+# XLA:CPU 0.10.2 debug options that trade optimisation for compile time, as compile options
+OPTION_SETS = {
+    "defaults": {},
+    "backend optimisation level 0 (compile=fast)": {"xla_backend_optimization_level": 0},
+    "no expensive LLVM passes": {"xla_llvm_disable_expensive_passes": True},
+    "opt preset FAST_COMPILE": {"xla_cpu_opt_preset": "CPU_OPT_PRESET_FAST_COMPILE"},
+    "parallel codegen split 8": {"xla_cpu_parallel_codegen_split_count": 8},
+    "vector width 128": {"xla_cpu_prefer_vector_width": 128},
+}
+
+
+def compare_options() -> dict:
+    """{option set: compile seconds, and whether the outputs equal the defaults' bitwise}."""
+    import hashlib
+
+    import jax
+    import numpy as np
+
+    members = _members("anti_saddle", METHODS) + _members("weapons", METHODS)
+    fn, fn_args = parts_program(members)
+    lowered = jax.jit(fn).lower(*fn_args)
+    results, reference = {}, None
+    for name, options in OPTION_SETS.items():
+        start = time.perf_counter()
+        compiled = lowered.compile(compiler_options=options)
+        seconds = time.perf_counter() - start
+        digest = hashlib.sha256()
+        for leaf in jax.tree.leaves(compiled(*fn_args)):
+            digest.update(np.asarray(leaf).tobytes())
+        reference = reference or digest.hexdigest()
+        same = digest.hexdigest() == reference
+        results[name] = {"compile_s": seconds, "bitwise_equal_to_defaults": same}
+        print(f"{seconds:6.2f} s compile  {'same' if same else 'DIFFERENT'} outputs  {name}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument(
+        "--options", action="store_true", help="compare XLA option sets on a merged group"
+    )
     args = parser.parse_args(argv)
+    if args.options:
+        import numpy as np
+
+        time_program(lambda x: x + 1, (np.zeros(1),))  # the backend's start, not timed below
+        results = compare_options()
+        if args.json:
+            from gamebench import io
+
+            record = {"command": ["python", *sys.argv], "option_sets": results}
+            io.write_json(args.json, {**record, **io.environment()})
+        return 0
 
     cases = {
         "one job (anti_saddle x kbeam k=5)": parts_program(_members("anti_saddle", [("kbeam", 5)])),
