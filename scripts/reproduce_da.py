@@ -5,7 +5,8 @@
 
 Runs `gamebench -m experiment=da_mnistm` once per method asked for (source_only is
 problem.adversarial=false, kbeamK is solver=kbeam solver.k=K, gda_dann is GDA with DANN's
-adaptation factor and learning-rate annealing; one compiled job per method, trials vmapped) with
+adaptation factor and learning-rate annealing, gda_grl the same with the factor in a gradient
+reversal layer as DANN's code has it; one compiled job per method, trials vmapped) with
 its sweep dir in DIR/.sweep/METHOD (a second run skips the methods already done; with
 --include-earlier the report also takes the methods run into DIR before, at the same scale), then
 builds the report (gamebench/reports/da_mnistm.py) into DIR: da_curves.csv (method,trial,step,source_acc,
@@ -26,20 +27,23 @@ from gamebench.argtypes import positive_int, writable_dir
 DEFAULT_METHODS = "source_only,gda,gda_dann,kbeam1,kbeam2,kbeam5,kbeam10"
 
 
-# DANN's schedules (Ganin & Lempitsky 2015): the adaptation factor on the domain terms and the
-# annealed learning rate of both players, over the job's steps
-DANN_SCHEDULES = [
-    "problem.adaptation=dann",
-    "solver.opt_u.schedule=dann",
-    "solver.opt_v.schedule=dann",
-]
+# DANN's schedules (Ganin & Lempitsky 2015): the adaptation factor and the annealed learning rate
+# of both players, over the job's steps; _dann puts the factor on the payoff's domain terms (the
+# paper's eqs. 13-15), _grl on their gradient into the features only (DANN's gradient reversal layer)
+LR_SCHEDULES = ["solver.opt_u.schedule=dann", "solver.opt_v.schedule=dann"]
+SCHEDULE_SUFFIXES = {
+    "_dann": ["problem.adaptation=dann", *LR_SCHEDULES],
+    "_grl": ["problem.adaptation=grl", *LR_SCHEDULES],
+}
 
 
 def method_overrides(name: str) -> list[str]:
-    """The overrides of `experiment=da_mnistm` that make method NAME one job; a `_dann` suffix
-    (gda_dann, kbeamK_dann) trains with DANN's schedules."""
-    base = name.removesuffix("_dann")
-    schedules = DANN_SCHEDULES if base != name else []
+    """The overrides of `experiment=da_mnistm` that make method NAME one job; a `_dann` or `_grl`
+    suffix (gda_dann, kbeamK_grl, ...) trains with DANN's schedules."""
+    base, schedules = name, []
+    for suffix, overrides in SCHEDULE_SUFFIXES.items():
+        if name.endswith(suffix):
+            base, schedules = name.removesuffix(suffix), overrides
     if name == "source_only":
         return ["problem.adversarial=false", "solver=gda", "solver.k=1"]
     if base == "gda":
@@ -48,7 +52,7 @@ def method_overrides(name: str) -> list[str]:
         return ["problem.adversarial=true", "solver=kbeam", f"solver.k={int(base[5:])}", *schedules]
     raise ValueError(
         f"unknown method {name!r}; allowed: source_only, gda, kbeamK (K >= 1), "
-        "and gda_dann, kbeamK_dann (DANN's schedules)"
+        "each with a _dann or _grl suffix (DANN's schedules)"
     )
 
 
@@ -74,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--include-earlier",
         action="store_true",
-        help="the report also reads the methods run into OUT/.sweep before, which must share "
-        "--steps, --trials, --seed, --log-every and --eval-size (a table grown method by method)",
+        help="the report also reads the methods run into OUT/.sweep before, and the rows of "
+        "OUT/da_curves.csv of methods found in neither, which must share --steps, --trials, "
+        "--seed, --log-every and --eval-size (a table grown method by method)",
     )
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {m: [*common, *method_overrides(m)] for m in methods}
     meta = {"steps": args.steps, "trials": args.trials, "methods": methods, "seed": args.seed}
     meta |= {"log_every": args.log_every, "eval_size": args.eval_size}
+    carried = None
     if args.include_earlier:
         earlier = earlier_methods(args.out, methods)
         scale = {k: meta[k] for k in ("steps", "trials", "seed", "log_every", "eval_size")}
@@ -111,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             if their_scale != scale:
                 parser.error(f"--include-earlier: {name} was run at {their_scale}, not {scale}")
         meta["earlier_methods"] = sorted(earlier)
+        try:
+            carried = carried_rows(args.out, [*methods, *earlier], scale)
+        except ValueError as error:
+            parser.error(f"--include-earlier: {error}")
     code = reproduce(
         "da_mnistm",
         overrides,
@@ -119,9 +129,51 @@ def main(argv: list[str] | None = None) -> int:
         include_earlier=args.include_earlier,
         **meta,
     )
+    if args.include_earlier and carried is not None and code in (0, 1):
+        add_carried_rows(args.out, *carried)
     if code == 0:
         print((args.out / "da_table.md").read_text())
     return code
+
+
+def carried_rows(out: Path, methods: list[str], scale: dict):
+    """The rows of OUT/da_curves.csv for methods neither run now nor found in OUT/.sweep (a table
+    whose sweep dirs are gone, grown by one method), with the record of the run that made them;
+    None when there are none. Their scale (OUT/da_meta.json) must be the same."""
+    import json
+
+    import pandas as pd
+
+    curves_csv, meta_json = out / "da_curves.csv", out / "da_meta.json"
+    if not (curves_csv.is_file() and meta_json.is_file()):
+        return None
+    curves = pd.read_csv(curves_csv)
+    curves = curves[~curves.method.isin(methods)]
+    if curves.empty:
+        return None
+    record = json.loads(meta_json.read_text())
+    their_scale = {k: record.get(k) for k in scale}
+    if their_scale != scale:
+        raise ValueError(f"{curves_csv} was made at {their_scale}, not {scale}")
+    made_by = {k: record[k] for k in ("command", "sweep", "carried_over") if k in record}
+    return curves, {"methods": sorted(set(curves.method)), "made_by": made_by}
+
+
+def add_carried_rows(out: Path, curves, provenance: dict) -> None:
+    """Rewrite OUT's tables and figure with the carried rows beside the new ones, and record
+    where the carried rows came from in OUT/da_meta.json (a chain, for tables grown repeatedly)."""
+    import json
+
+    import pandas as pd
+
+    from gamebench import io
+    from gamebench.reports.da_mnistm import curves_in_order, write_tables
+
+    merged = curves_in_order(pd.concat([pd.read_csv(out / "da_curves.csv"), curves]))
+    write_tables(out, merged, _scale(out))
+    record = json.loads((out / "da_meta.json").read_text())
+    io.write_json(out / "da_meta.json", {**record, "carried_over": provenance})
+    print(f"{out}: carried over {', '.join(provenance['methods'])} from its earlier da_curves.csv")
 
 
 def earlier_methods(out: Path, methods: list[str]) -> dict[str, dict]:

@@ -180,6 +180,35 @@ def test_dann_adaptation_weights_the_domain_terms_by_training_progress():
     assert float(full) < float(at_start)  # the domain terms enter with a minus sign
 
 
+def test_grl_adaptation_scales_only_the_features_gradient_of_the_domain_terms():
+    """DANN's gradient reversal layer: the leader's gradient is that of the `dann` payoff at the
+    same progress, the follower's that of the constant game, the value the constant game's."""
+    games = {a: tiny_game(adaptation=a) for a in ("constant", "dann", "grl")}
+
+    @jax.jit
+    def values_and_grads(key):
+        game = games["constant"]
+        u, v, batch = game.init_u(key), game.init_v(key), game.sample_batch(key)
+        fs = {
+            "constant": game.f,
+            "dann": games["dann"].at_progress(0.3).f,
+            "grl": games["grl"].at_progress(0.3).f,
+        }
+        return {a: jax.value_and_grad(f, argnums=(0, 1))(u, v, batch) for a, f in fs.items()}
+
+    out = values_and_grads(jax.random.PRNGKey(2))
+    (value, (grad_u, grad_v)) = out["grl"]
+    assert float(value) == float(out["constant"][0])
+    close = partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-7)
+    jax.tree.map(close, grad_v, out["constant"][1][1])
+    jax.tree.map(close, grad_u, out["dann"][1][0])
+    # and the scale matters: the leader's gradient is not the constant game's
+    differs = jax.tree.map(
+        lambda a, b: bool(np.abs(a - b).max() > 1e-4), grad_u, out["constant"][1][0]
+    )
+    assert any(jax.tree.leaves(differs))
+
+
 def test_source_only_has_no_adaptation_schedule(compose):
     cfg = compose(
         [
@@ -193,16 +222,21 @@ def test_source_only_has_no_adaptation_schedule(compose):
     assert "no adaptation schedule" in reason
 
 
-def test_reproduce_da_includes_earlier_methods_only_at_the_same_scale(tmp_path, capsys):
+def reproduce_da_script():
     import importlib.util
     from pathlib import Path
-
-    from omegaconf import OmegaConf
 
     path = Path(__file__).parents[1] / "scripts" / "reproduce_da.py"
     spec = importlib.util.spec_from_file_location("reproduce_da", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_reproduce_da_includes_earlier_methods_only_at_the_same_scale(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    script = reproduce_da_script()
     job = tmp_path / ".sweep" / "gda_dann" / "0"
     job.mkdir(parents=True)
     scale = {"steps": 2000, "trials": 2, "seed": 0, "log_every": 100}
@@ -217,3 +251,49 @@ def test_reproduce_da_includes_earlier_methods_only_at_the_same_scale(tmp_path, 
         script.main(args)  # refused before anything runs
     assert stopped.value.code == 2
     assert "gda_dann was run at" in capsys.readouterr().err
+
+
+def test_reproduce_da_carries_over_rows_whose_sweep_dirs_are_gone(tmp_path):
+    """A committed table grows by one method: the earlier rows come from OUT/da_curves.csv at the
+    same scale, and OUT/da_meta.json says which command made them."""
+    import json
+
+    import pandas as pd
+
+    from gamebench.reports.da_mnistm import CURVE_COLUMNS
+
+    script = reproduce_da_script()
+    scale = {"steps": 200, "trials": 2, "seed": 0, "log_every": 100, "eval_size": 50}
+
+    def curves(methods, accuracy):
+        rows = [
+            [m, t, s, 0.9, accuracy + 0.01 * t, accuracy]
+            for m in methods
+            for t in range(2)
+            for s in (0, 100, 200)
+        ]
+        return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+    curves(["kbeam1", "source_only"], 0.5).to_csv(tmp_path / "da_curves.csv", index=False)
+    earlier = {"command": ["python", "scripts/reproduce_da.py", "earlier"], **scale}
+    (tmp_path / "da_meta.json").write_text(json.dumps(earlier))
+    assert script.carried_rows(tmp_path, ["kbeam1", "source_only"], scale) is None
+    with pytest.raises(ValueError, match="was made at"):
+        script.carried_rows(tmp_path, ["gda_grl"], {**scale, "steps": 300})
+    carried = script.carried_rows(tmp_path, ["gda_grl", "kbeam1"], scale)
+    assert carried[1] == {"methods": ["source_only"], "made_by": {"command": earlier["command"]}}
+
+    # what the new run of gda_grl leaves before its rows are merged
+    curves(["gda_grl"], 0.6).to_csv(tmp_path / "da_curves.csv", index=False)
+    now = {"command": ["python", "scripts/reproduce_da.py", "now"], **scale}
+    (tmp_path / "da_meta.json").write_text(json.dumps(now))
+    script.add_carried_rows(tmp_path, *carried)
+    merged = pd.read_csv(tmp_path / "da_curves.csv")
+    assert list(merged.method.unique()) == ["source_only", "gda_grl"]
+    assert len(merged) == 12
+    table = (tmp_path / "da_table.md").read_text()
+    assert "| source_only | 2 | 0.900 ± 0.000 | 0.505 ± 0.005 | 0.500 ± 0.000 |" in table
+    assert "| gda_grl | 2 |" in table
+    record = json.loads((tmp_path / "da_meta.json").read_text())
+    assert record["command"] == now["command"]
+    assert record["carried_over"]["made_by"]["command"] == earlier["command"]

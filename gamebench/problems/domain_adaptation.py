@@ -46,7 +46,7 @@ from gamebench.nn import (
 from gamebench.params import Param, above, at_least, one_of
 
 EVAL_CHUNK = 500
-ADAPTATIONS = ("constant", "dann")
+ADAPTATIONS = ("constant", "dann", "grl")
 HIDDEN = 100
 CONV_CHANNELS = (32, 48)
 KERNEL = 5
@@ -137,14 +137,21 @@ def _device_data(source_x, source_y, target, eval_sets) -> dict:
     }
 
 
-def _payoff(conv: str, rho: float, adversary_weight: float, weight_decay: float):
-    """f(u, v; source batch, target batch) = rho * label loss - w * domain loss + weight decay."""
+def _payoff(
+    conv: str, rho: float, adversary_weight: float, weight_decay: float, reversal_scale=None
+):
+    """f(u, v; source batch, target batch) = rho * label loss - w * domain loss + weight decay.
+    `reversal_scale` (the gradient reversal layer): the domain terms see the features through a map
+    that is the identity forward and multiplies their gradient by the scale."""
 
     def f(u, v, batch_):
         xs, ys, xt = batch_
         h = features(u, jnp.concatenate([xs, xt]), conv)
         h_source = h[: xs.shape[0]]
         label_loss = cross_entropy(mlp_apply(u["classifier"], h_source, jax.nn.relu), ys)
+        if reversal_scale is not None:
+            # h - stop_gradient(h) is exactly 0 forward, so the value is bitwise the unscaled one
+            h = jax.lax.stop_gradient(h) + reversal_scale * (h - jax.lax.stop_gradient(h))
         domain_logits = mlp_apply(v, h, jax.nn.relu)
         domain = jnp.concatenate(
             [jnp.zeros(xs.shape[0], jnp.int32), jnp.ones(xt.shape[0], jnp.int32)]
@@ -205,10 +212,12 @@ def make_domain_adaptation(
             return {name: accuracy(u, x, y, mean, conv) for name, (x, y) in data["eval"].items()}
 
         def at_progress(progress):
-            weight = adversary_weight * dann_adaptation_factor(progress)
-            return dataclasses.replace(
-                game, f=_payoff(conv, rho, weight, weight_decay), at_progress=None
-            )
+            factor = dann_adaptation_factor(progress)
+            if adaptation == "grl":
+                f = _payoff(conv, rho, adversary_weight, weight_decay, reversal_scale=factor)
+            else:
+                f = _payoff(conv, rho, adversary_weight * factor, weight_decay)
+            return dataclasses.replace(game, f=f, at_progress=None)
 
         game = Problem(
             name=name,
@@ -221,7 +230,7 @@ def make_domain_adaptation(
             info={"adversarial": adversarial, "adaptation": adaptation},
             data=data,
             bind=bind,
-            at_progress=at_progress if adversarial and adaptation == "dann" else None,
+            at_progress=at_progress if adversarial and adaptation != "constant" else None,
         )
         return game
 
@@ -241,7 +250,8 @@ PARAMS = {
     "mnistm_seed": Param(0, "synthesised MNIST-M (gamebench.data.mnistm)"),
     "adaptation": Param(
         "constant",
-        "weight of the domain terms over training: constant 1, or dann: 2/(1+exp(-10p))-1",
+        "weight of the domain terms over training: constant 1, dann: 2/(1+exp(-10p))-1 on the "
+        "payoff's domain terms, grl: that factor on their gradient into the features only",
         one_of(*ADAPTATIONS),
     ),
     "conv": Param("im2col", "im2col on CPU; xla (lax.conv, cuDNN) on GPU", one_of(*CONV_IMPLS)),

@@ -5,11 +5,12 @@ rows: MNIST -> MNIST-M with source-only training, simultaneous GDA and K-beam.
     gamebench-report SWEEP_DIR              # rebuilds the report from the rows alone
 
 A job's method is read from its config: problem.adversarial=false is `source_only`, solver gda is
-`gda`, solver kbeam with k = K is `kbeamK`, and problem.adaptation=dann (DANN's schedules) adds
-`_dann` (`gda_dann`: gradient reversal as DANN trains it). Writes da_curves.csv (method, trial, step, source_acc,
-target_acc, target_official_acc), da_table.csv (the last logged step), da_table.md (mean ± std over
-trials), da_target_acc.png and mnistm_stats.csv (per-channel mean and std of the synthesised and the
-official MNIST-M test images, from the jobs' problem info).
+`gda`, solver kbeam with k = K is `kbeamK`, and problem.adaptation=dann or grl (DANN's schedules)
+adds `_dann` or `_grl` (`gda_grl`: gradient reversal as DANN's code trains it). Writes
+da_curves.csv (method, trial, step, source_acc, target_acc, target_official_acc), da_table.csv (the
+last logged step), da_table.md (mean ± std over trials), da_target_acc.png and mnistm_stats.csv
+(per-channel mean and std of the synthesised and the official MNIST-M test images, from the jobs'
+problem info).
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ def method_of(problem_adversarial: bool, solver: str, k, adaptation: str = "cons
 
 
 def method_order(methods) -> list[str]:
-    """source_only, gda, gda_dann, then K-beam by K, then anything else by name."""
+    """source_only, gda, gda_dann, gda_grl, then K-beam by K (each before its scheduled forms),
+    then anything else by name."""
 
     def rank(name: str):
-        base = name.removesuffix("_dann")
-        scheduled = int(base != name)
+        base, scheduled = name, 0
+        for rank_of_suffix, suffix in enumerate(("_dann", "_grl"), start=1):
+            if name.endswith(suffix):
+                base, scheduled = name.removesuffix(suffix), rank_of_suffix
         if name == "source_only":
             return (0, 0, 0, name)
         if base == "gda":
@@ -61,7 +65,11 @@ def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
             rows["problem.adversarial"], rows.solver, k, adaptation.fillna("constant")
         )
     ]
-    curves = rows.assign(method=methods)[CURVE_COLUMNS]
+    return curves_in_order(rows.assign(method=methods)[CURVE_COLUMNS])
+
+
+def curves_in_order(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves sorted by method (method_order), trial and step."""
     curves = curves.astype({c: np.float64 for c in ACCURACIES})
     order = {m: i for i, m in enumerate(method_order(curves.method))}
     curves = curves.assign(_rank=curves.method.map(order))
