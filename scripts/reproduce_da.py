@@ -155,7 +155,8 @@ def carried_rows(out: Path, methods: list[str], scale: dict):
     their_scale = {k: record.get(k) for k in scale}
     if their_scale != scale:
         raise ValueError(f"{curves_csv} was made at {their_scale}, not {scale}")
-    made_by = {k: record[k] for k in ("command", "sweep", "carried_over") if k in record}
+    provenance_keys = ("command", "sweep", "earlier_methods", "carried_over")
+    made_by = {k: record[k] for k in provenance_keys if k in record}
     return curves, {"methods": sorted(set(curves.method)), "made_by": made_by}
 
 
