@@ -132,8 +132,9 @@ def _unit_direction(key, tree):
     return jax.tree.unflatten(treedef, [n / norm for n in noise])
 
 
-def _directional_check(loss, point, key, eps=1e-2):
-    """Central differences along a random unit direction against the gradient (float32)."""
+def _directional_derivatives(loss, point, key, eps=1e-2):
+    """Central differences along a random unit direction, the gradient's derivative along it and
+    1 + |gradient| (float32); traced, so a whole check is one compiled program, not one per op."""
     direction = _unit_direction(key, point)
     shift = lambda s: jax.tree.map(lambda x, d: x + s * d, point, direction)  # noqa: E731
     numeric = (loss(shift(eps)) - loss(shift(-eps))) / (2 * eps)
@@ -141,8 +142,15 @@ def _directional_check(loss, point, key, eps=1e-2):
     analytic = sum(
         jnp.sum(g * d) for g, d in zip(jax.tree.leaves(grad), jax.tree.leaves(direction))
     )
-    scale = 1.0 + float(jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad))))
-    assert abs(float(numeric) - float(analytic)) <= 2e-2 * scale, (float(numeric), float(analytic))
+    scale = 1.0 + jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grad)))
+    return numeric, analytic, scale
+
+
+def _assert_close_derivatives(numeric, analytic, scale):
+    assert abs(float(numeric) - float(analytic)) <= 2e-2 * float(scale), (
+        float(numeric),
+        float(analytic),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
@@ -152,14 +160,23 @@ def test_every_problem_has_finite_values_and_true_gradients(compose, name):
     problem = _registered(compose, name)
     if problem.bind is not None:
         problem = problem.bind(problem.data)
-    key_u, key_v, key_batch, key_d = jax.random.split(jax.random.PRNGKey(0), 4)
-    u, v = problem.init_u(key_u), problem.init_v(key_v)
-    batch = problem.sample_batch(key_batch)
-    assert np.isfinite(float(problem.f(u, v, batch)))
     g = follower_loss(problem)
-    _directional_check(jax.jit(lambda u: problem.f(u, v, batch)), u, key_d)
-    _directional_check(jax.jit(lambda v: g(u, v, batch)), v, jax.random.fold_in(key_d, 1))
-    metrics = problem.metrics(u, v, key_batch)
+
+    @jax.jit
+    def checks(key):
+        key_u, key_v, key_batch, key_d = jax.random.split(key, 4)
+        u, v = problem.init_u(key_u), problem.init_v(key_v)
+        batch = problem.sample_batch(key_batch)
+        leader = _directional_derivatives(lambda u: problem.f(u, v, batch), u, key_d)
+        follower = _directional_derivatives(
+            lambda v: g(u, v, batch), v, jax.random.fold_in(key_d, 1)
+        )
+        return problem.f(u, v, batch), leader, follower, problem.metrics(u, v, key_batch)
+
+    value, leader, follower, metrics = checks(jax.random.PRNGKey(0))
+    assert np.isfinite(float(value))
+    _assert_close_derivatives(*leader)
+    _assert_close_derivatives(*follower)
     for metric, value in metrics.items():
         if jnp.ndim(value) == 0:
             assert np.isfinite(float(value)), metric
