@@ -90,7 +90,7 @@ def gemm_rates(repeats: int = 5) -> dict:
         return best
 
     out = {}
-    keys = iter(jax.random.split(jax.random.PRNGKey(0), 2 * len(shapes)))
+    keys = iter(jax.random.split(jax.random.PRNGKey(0), 2 * len(shapes) + 1))
     for name, (lhs, rhs, spec) in shapes.items():
         a, b = jax.random.normal(next(keys), lhs), jax.random.normal(next(keys), rhs)
         seconds = best_seconds(jax.jit(lambda a, b, spec=spec: jnp.einsum(spec, a, b)), a, b)
