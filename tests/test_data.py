@@ -187,6 +187,16 @@ def test_mnistm_blend_follows_the_recipe_and_is_deterministic():
     pytest.fail("image 0 is not |crop - digit| for any crop of the backgrounds")
 
 
+def test_channel_stats_are_the_float_mean_and_std_of_the_scaled_pixels():
+    images = np.random.default_rng(0).integers(0, 256, (50, 7, 5, 3)).astype(np.uint8)
+    images[..., 1] = 255  # a constant channel: std exactly 0
+    mean, std = data.channel_stats(images)
+    scaled = images.reshape(-1, 3).astype(np.float64) / 255.0
+    np.testing.assert_allclose(mean, scaled.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(std, scaled.std(axis=0), rtol=1e-12)
+    assert std[1] == 0.0 and mean[1] == 1.0
+
+
 @needs_real_data
 def test_synthesised_mnistm_matches_official_channel_statistics(tmp_path, monkeypatch):
     monkeypatch.setenv("GAMEBENCH_CACHE", str(tmp_path))
