@@ -188,13 +188,19 @@ def test_every_problem_projects_idempotently_and_its_solution_is_its_value(compo
     if problem.bind is not None:
         problem = problem.bind(problem.data)
     key_u, key_v = jax.random.split(jax.random.PRNGKey(1))
-    for project, point in (
-        (problem.project_u, problem.init_u(key_u)),
-        (problem.project_v, problem.init_v(key_v)),
-    ):
-        far = jax.tree.map(lambda x: 10.0 * x + 3.0, point)  # outside any box
+
+    def once_and_twice(project, init, key):
+        far = jax.tree.map(lambda x: 10.0 * x + 3.0, init(key))  # outside any box
         once = project(far)
-        for a, b in zip(jax.tree.leaves(project(once)), jax.tree.leaves(once)):
+        return once, project(once)
+
+    for project, init, key in (
+        (problem.project_u, problem.init_u, key_u),
+        (problem.project_v, problem.init_v, key_v),
+    ):
+        # one compiled program per player, not one per primitive
+        once, twice = jax.jit(once_and_twice, static_argnums=(0, 1))(project, init, key)
+        for a, b in zip(jax.tree.leaves(twice), jax.tree.leaves(once)):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     if problem.solution is not None and problem.worst_case is not None:
         value = float(problem.worst_case(jnp.asarray(problem.solution.points[0])))

@@ -44,8 +44,10 @@ def structure(tree):
 def test_step_preserves_state_structure(compose, games, name):
     anti_saddle = games(name)
     solver = solver_from_config(compose, name)
-    state = solver.init(anti_saddle, jax.random.PRNGKey(0))
-    new_state, info = solver.step(anti_saddle, state, jax.random.PRNGKey(1))
+    # compiled, not op by op: one program each instead of one per primitive
+    state = jax.jit(lambda key: solver.init(anti_saddle, key))(jax.random.PRNGKey(0))
+    step = jax.jit(lambda state, key: solver.step(anti_saddle, state, key))
+    new_state, info = step(state, jax.random.PRNGKey(1))
     assert structure(new_state) == structure(state)
     if name == "baseline":  # no iterations: the players stay and cost nothing
         assert int(info["grad_evals"]) == 0
@@ -252,6 +254,7 @@ def test_every_float_hyperparameter_can_be_traced(compose, games, name):
         return solver.readout(anti_saddle, state)
 
     traced = jax.jit(first_steps)(params)
-    constant = first_steps({path: [float(v[0])] for path, v in params.items()})
+    # the same values as Python floats: constants of the program, not its arguments
+    constant = jax.jit(lambda: first_steps({path: [float(v[0])] for path, v in params.items()}))()
     for a, b in zip(jax.tree.leaves(traced), jax.tree.leaves(constant)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
