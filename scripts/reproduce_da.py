@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         include_earlier=args.include_earlier,
         **meta,
     )
-    if args.include_earlier and carried is not None and code in (0, 1):
+    if carried is not None and code in (0, 1):
         add_carried_rows(args.out, *carried)
     if code == 0:
         print((args.out / "da_table.md").read_text())
