@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from gamebench.argtypes import positive_int, writable_dir
+from gamebench.reports.da_mnistm import SCHEDULED_ADAPTATIONS
 
 DEFAULT_METHODS = "source_only,gda,gda_dann,kbeam1,kbeam2,kbeam5,kbeam10"
 
@@ -32,8 +33,8 @@ DEFAULT_METHODS = "source_only,gda,gda_dann,kbeam1,kbeam2,kbeam5,kbeam10"
 # paper's eqs. 13-15), _grl on their gradient into the features only (DANN's gradient reversal layer)
 LR_SCHEDULES = ["solver.opt_u.schedule=dann", "solver.opt_v.schedule=dann"]
 SCHEDULE_SUFFIXES = {
-    "_dann": ["problem.adaptation=dann", *LR_SCHEDULES],
-    "_grl": ["problem.adaptation=grl", *LR_SCHEDULES],
+    f"_{adaptation}": [f"problem.adaptation={adaptation}", *LR_SCHEDULES]
+    for adaptation in SCHEDULED_ADAPTATIONS
 }
 
 

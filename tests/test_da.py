@@ -233,6 +233,26 @@ def reproduce_da_script():
     return script
 
 
+def test_every_adaptation_schedule_is_a_method_the_script_runs_and_the_report_names():
+    from gamebench.problems.domain_adaptation import ADAPTATIONS
+    from gamebench.reports.da_mnistm import SCHEDULED_ADAPTATIONS, method_of, method_order
+
+    assert set(SCHEDULED_ADAPTATIONS) == set(ADAPTATIONS) - {"constant"}
+    script = reproduce_da_script()
+    for adaptation in ADAPTATIONS:
+        for solver, k in (("gda", 1), ("kbeam", 5)):
+            name = method_of(True, solver, k, adaptation)
+            overrides = script.method_overrides(name)
+            assert f"solver={solver}" in overrides and f"solver.k={k}" in overrides
+            scheduled = adaptation != "constant"
+            assert (f"problem.adaptation={adaptation}" in overrides) == scheduled
+            assert ("solver.opt_u.schedule=dann" in overrides) == scheduled
+    names = ["kbeam2_grl", "kbeam2", "gda_grl", "source_only", "gda", "kbeam10", "gda_dann"]
+    assert method_order(names) == [
+        "source_only", "gda", "gda_dann", "gda_grl", "kbeam2", "kbeam2_grl", "kbeam10"
+    ]  # fmt: skip
+
+
 def test_reproduce_da_includes_earlier_methods_only_at_the_same_scale(tmp_path, capsys):
     from omegaconf import OmegaConf
 

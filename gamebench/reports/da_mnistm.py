@@ -28,6 +28,11 @@ CURVE_COLUMNS = ["method", "trial", "step", *ACCURACIES]
 TABLE_COLUMNS = ["method", "trial", *ACCURACIES]
 
 
+# problem.adaptation values other than the paper's constant game; a method trained with one is
+# named with its suffix (gda_dann, kbeam1_grl), as scripts/reproduce_da.py accepts them
+SCHEDULED_ADAPTATIONS = ("dann", "grl")
+
+
 def method_of(problem_adversarial: bool, solver: str, k, adaptation: str = "constant") -> str:
     if not problem_adversarial:
         return "source_only"
@@ -41,9 +46,9 @@ def method_order(methods) -> list[str]:
 
     def rank(name: str):
         base, scheduled = name, 0
-        for rank_of_suffix, suffix in enumerate(("_dann", "_grl"), start=1):
-            if name.endswith(suffix):
-                base, scheduled = name.removesuffix(suffix), rank_of_suffix
+        for rank_of_suffix, adaptation in enumerate(SCHEDULED_ADAPTATIONS, start=1):
+            if name.endswith(f"_{adaptation}"):
+                base, scheduled = name.removesuffix(f"_{adaptation}"), rank_of_suffix
         if name == "source_only":
             return (0, 0, 0, name)
         if base == "gda":
