@@ -37,9 +37,9 @@ class Clock:
 
 def phases(work: Path) -> list[tuple[str, float]]:
     clock = Clock()
-    import gamebench.cli  # noqa: F401 - Hydra, OmegaConf, the schemas
+    import gamebench.cli  # noqa: F401 - Hydra, OmegaConf, the schemas (their checks import JAX)
 
-    clock.lap("import gamebench.cli (Hydra, OmegaConf, schemas)")
+    clock.lap("import gamebench.cli (Hydra, OmegaConf, JAX, optax, schemas)")
     from omegaconf import OmegaConf
 
     from gamebench.config import compose_config, validate
@@ -54,7 +54,7 @@ def phases(work: Path) -> list[tuple[str, float]]:
 
     configure_jax(container["devices"], compile_cache=False)
     jax.devices()
-    clock.lap("import JAX, start its CPU backend")
+    clock.lap("start JAX's CPU backend")
     from gamebench import sweep
 
     member = sweep.Member(0, str(work / "job"), container, sweep.job_key(container))
