@@ -45,6 +45,7 @@ def test_im2col_convolution_equals_lax_conv(shape):
     assert float(pooled[0, 0, 0, 0]) == float(jnp.max(x[0, :2, :2, 0]))
 
 
+@pytest.mark.optimized  # bitwise, as XLA compiles users' runs
 def test_im2col_patches_under_vmap_and_grad_equal_the_plain_concatenation():
     """The patch extractor folds a vmapped axis into the image axis (a speed-up on XLA:CPU) and
     writes out its gradient: values and gradients must be bitwise those of the concatenation,

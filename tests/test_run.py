@@ -109,22 +109,25 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary left
 
 
+@pytest.mark.optimized  # bitwise, as XLA compiles users' runs (tests/conftest.py)
 def test_the_first_trials_of_a_larger_run_are_the_smaller_run():
     """The prefix property as run.make_run states it: bitwise where a trial's arithmetic is
-    elementwise (a surface), to float round-off where the program reduces over arrays whose
-    vectorisation depends on the batch (the GAN's networks)."""
-    from gamebench.config import compose_config
-    from gamebench.problems import PROBLEMS, make_problem
-
+    elementwise (a surface); the GAN's case is the next test."""
     surface = jax.jit(make_run(make_surface("weapons"), gda(paper_sgd(), paper_sgd()), steps=40,
                                log_every=10))  # fmt: skip
     large, small = surface(trial_keys(3, 8)), surface(trial_keys(3, 3))
     for name in small:
         np.testing.assert_array_equal(large[name][:3], small[name], err_msg=name)
 
+
+def test_the_first_trials_of_a_larger_gan_run_are_the_smaller_run_to_round_off():
+    """To float round-off where the program reduces over arrays whose vectorisation depends on
+    the batch (the GAN's networks)."""
     import dataclasses
 
+    from gamebench.config import compose_config
     from gamebench.game import no_metrics
+    from gamebench.problems import PROBLEMS, make_problem
 
     cfg = compose_config(["problem=mog_gan", *PROBLEMS["mog_gan"].smoke])
     gan = dataclasses.replace(make_problem(cfg.problem), metrics=no_metrics)  # f and grads only

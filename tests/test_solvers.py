@@ -157,6 +157,7 @@ def test_kbeam_with_ten_candidates_beats_one_on_anti_saddle(anti_saddle):
     assert ten.mean() < 0.1 and ten.mean() < one.mean() / 4
 
 
+@pytest.mark.optimized  # bitwise, as XLA compiles users' runs (AVX-512 FMA contraction)
 def test_kbeam_eps_with_zero_eps_matches_kbeam(anti_saddle):
     steps, trials = 100, 16
     plain = jax.jit(
@@ -173,6 +174,7 @@ def test_kbeam_eps_with_zero_eps_matches_kbeam(anti_saddle):
         np.testing.assert_allclose(a[metric], b[metric], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.optimized  # bitwise, as XLA compiles users' runs (AVX-512 FMA contraction)
 def test_kbeam_eps_with_zero_eps_breaks_exact_ties_as_kbeam(anti_saddle):
     """At u = 0 the candidates v = -1/2 and v = +1/2 tie exactly (f = 1/4). eps = 0 must step at
     the first argmax alone, as kbeam does; eps > 0 takes the hull, whose min-norm point is 0."""

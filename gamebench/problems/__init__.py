@@ -125,7 +125,7 @@ PROBLEMS |= {
         hypercleaning.PARAMS,
         datasets=("mnist",),
         baselines=hypercleaning.HYPERCLEANING_BASELINES,
-        smoke=("problem.n_train=500", "problem.n_val=500", "trials=2"),
+        smoke=("problem.n_train=500", "problem.n_val=500", "problem.refit_steps=10", "trials=2"),
     ),
     "poisoning": ProblemSpec(
         make_poisoning,
