@@ -9,6 +9,11 @@ command again (warm: it finds the finished run and copies its files, gamebench.r
 importing JAX), and the command with reuse=false on the compilation cache the cold run filled
 (warm_recompute: it computes and writes everything again). Prints medians and the ratios CLI /
 bare, and checks that every run wrote the same files.
+
+Two floors are timed in the same rounds: a process that only imports JAX and starts its CPU
+backend (import_jax), and one that imports the whole stack the CLI runs on (JAX, Hydra, optax,
+pandas, pyarrow, matplotlib) and starts the backend (import_stack). Any run of the job that
+computes anything costs at least import_jax.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "gamebench.cli", "problem=anti_saddle", "solver=kbeam"]
 BARE = [sys.executable, str(ROOT / "scripts" / "bare_default_job.py")]
+IMPORT_JAX = [sys.executable, "-c", "import jax; jax.devices()"]
+STACK = "import jax, hydra, omegaconf, optax, pandas, pyarrow, matplotlib.pyplot; jax.devices()"
+IMPORT_STACK = [sys.executable, "-c", STACK]
 
 
 def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, list[str]]:
@@ -33,7 +41,7 @@ def timed(command: list[str], cwd: Path, env: dict) -> tuple[float, list[str]]:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()[-400:]}")
-    if command is BARE:
+    if command in (BARE, IMPORT_JAX, IMPORT_STACK):
         return wall, []
     run_dir = Path(done.stdout.strip().rsplit("| ", 1)[1])
     return wall, sorted(p.name for p in run_dir.iterdir() if p.is_file())
@@ -47,6 +55,8 @@ def one_round() -> dict[str, float]:
         env = {**os.environ, "GAMEBENCH_CACHE": str(work / "cache")}
         env.pop("GAMEBENCH_COMPILE_CACHE", None)
         bare, _ = timed(BARE, work, env)
+        import_jax, _ = timed(IMPORT_JAX, work, env)
+        import_stack, _ = timed(IMPORT_STACK, work, env)
         cold, files = timed(CLI, work, env)
         warm, warm_files = timed(CLI, work, env)
         recompute, recompute_files = timed([*CLI, "reuse=false"], work, env)
@@ -55,6 +65,7 @@ def one_round() -> dict[str, float]:
                 f"the runs wrote different files: {files}, {warm_files}, {recompute_files}"
             )
     return {"bare": bare, "cli_cold": cold, "cli_warm": warm, "cli_warm_recompute": recompute,
+            "import_jax": import_jax, "import_stack": import_stack,
             "files": files}  # fmt: skip
 
 
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
     rounds = [one_round() for _ in range(args.repeats)]
-    cases = ("bare", "cli_cold", "cli_warm", "cli_warm_recompute")
+    cases = ("bare", "cli_cold", "cli_warm", "cli_warm_recompute", "import_jax", "import_stack")
     walls = {k: [r[k] for r in rounds] for k in cases}
     median = {k: statistics.median(v) for k, v in walls.items()}
     ratios = {k: median[k] / median["bare"] for k in cases[1:]}
@@ -72,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{value:6.2f} s  {name}  ({', '.join(f'{w:.2f}' for w in walls[name])})")
     print(
         f"CLI / bare: cold {ratios['cli_cold']:.2f}x, warm {ratios['cli_warm']:.2f}x, "
-        f"warm with reuse=false {ratios['cli_warm_recompute']:.2f}x"
+        f"warm with reuse=false {ratios['cli_warm_recompute']:.2f}x; floors: importing JAX "
+        f"{ratios['import_jax']:.2f}x, the stack {ratios['import_stack']:.2f}x"
     )
     if args.json:
         from gamebench import io

@@ -6,10 +6,11 @@ compilation cache.
     python scripts/profile_compile.py [--json results/sweeps/compile_profile.json]
     python scripts/profile_compile.py --options [--json FILE]
 
---options instead compiles the 12 structures of one merged surfaces group (anti_saddle and
-weapons, six methods each) under XLA option sets that might compile faster, and prints each
-one's compile seconds and whether the program's outputs are bitwise those of XLA's defaults
-(a sweep's fused jobs must equal the lone runs, so an option that changes them is no option).
+--options instead compiles 12 structures of the surface table merged into one program
+(anti_saddle and weapons, six methods each) under XLA option sets that might compile faster, and
+prints each one's compile seconds and whether the program's outputs are bitwise those of XLA's
+defaults (a sweep's fused jobs must equal the lone runs, so an option that changes them is no
+option).
 
 This is what bounds `gamebench -m experiment=surfaces` (36 distinct program structures) against
 one job: the runner's key derivation and the solvers' initial draws are threefry loops that XLA
