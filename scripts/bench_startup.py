@@ -11,8 +11,8 @@ importing JAX), and the command with reuse=false on the compilation cache the co
 bare, and checks that every run wrote the same files.
 
 Two floors are timed in the same rounds: a process that only imports JAX and starts its CPU
-backend (import_jax), and one that imports the whole stack the CLI runs on (JAX, Hydra, optax,
-pandas, pyarrow, matplotlib) and starts the backend (import_stack). Any run of the job that
+backend (import_jax), and one that imports the whole stack the CLI runs on (JAX, Hydra, OmegaConf,
+optax, pandas, pyarrow, matplotlib) and starts the backend (import_stack). Any run of the job that
 computes anything costs at least import_jax.
 """
 
