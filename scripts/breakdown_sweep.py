@@ -16,12 +16,14 @@ import argparse
 import collections
 import functools
 import os
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 START = time.perf_counter()
+IMPORT = "import the CLI (Hydra, JAX, the package)"
 
 
 def _timed(owner, name: str, label: str, totals: dict, counts: collections.Counter) -> None:
@@ -61,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     import gamebench.sweep as sweep
     from hydra_plugins.gamebench_sweeper.gamebench_sweeper import GamebenchSweeper
 
-    totals["import the CLI (Hydra, JAX, the package)"] = time.perf_counter() - start
-    counts["import the CLI (Hydra, JAX, the package)"] = 1
+    totals[IMPORT], counts[IMPORT] = time.perf_counter() - start, 1
     phases = [
         (GamebenchSweeper, "compose", "compose every job's config (sweeper)"),
         (sweep, "plan_sweep", "plan: keys, done jobs, groups"),
@@ -81,9 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         cli.main()
     except SystemExit as exit_:
         code = exit_.code or 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the sweep's files are not what is measured
     lines = [f"# python scripts/breakdown_sweep.py {' '.join(argv)}"]
     labels = [label for *_, label in phases if label in totals]
-    for label in [next(iter(totals)), *labels]:
+    for label in [IMPORT, *labels]:
         lines.append(f"{totals[label]:7.2f} s  x{counts[label]:<4d} {label}")
     lines.append(f"{time.perf_counter() - START:7.2f} s  in all (this process, from its start)")
     text = "\n".join(lines) + "\n"
