@@ -124,15 +124,17 @@ def test_fast_bat_costs_fewer_gradients_than_pgd_at_and_both_train():
 
 
 @needs_data
-@pytest.mark.optimized  # its thresholds hold at full optimisation only
 def test_poisoning_lowers_the_fresh_learners_accuracy_at_smoke_size():
     from gamebench.problems.poisoning import make_poisoning_from_arrays, poisoning_arrays
     from gamebench.solvers import rmd
 
     arrays = poisoning_arrays(n_train=300, n_val=300, poison_share=0.1, poison_seed=0)
     problem = make_poisoning_from_arrays(arrays, mu=1e-3, refit_steps=100)
-    run = make_run(problem, rmd(optax.sgd(1e3), 1.0, inner_steps=20), steps=40, log_every=40)
+    # The paper's leader step (1000) overshoots on 30 poison points: the refit accuracy then
+    # wanders (a 0.013 drop on an AVX2 EPYC, 0.02+ on AVX-512). At 100 the attack is monotone
+    # (.738 -> .464, validation loss 2.30 -> 4.5, at either XLA optimisation level).
+    run = make_run(problem, rmd(optax.sgd(1e2), 1.0, inner_steps=20), steps=40, log_every=40)
     metrics = jax.jit(run)(trial_keys(0, 1), problem.data)
     before, after = (float(a) for a in metrics["refit_acc"][0])
-    assert after < before - 0.02, (before, after)
+    assert after < before - 0.1, (before, after)
     assert float(metrics["val_loss"][0, -1]) > float(metrics["val_loss"][0, 0])
