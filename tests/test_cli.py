@@ -175,7 +175,9 @@ def test_two_runs_started_together_keep_both_results(tmp_path):
 
 
 def test_a_second_run_into_a_directory_in_use_is_refused(tmp_path):
-    first = start_gamebench(tmp_path, "problem=seesaw", "steps=200000", "hydra.run.dir=shared")
+    first = start_gamebench(
+        tmp_path, "problem=seesaw", "steps=200000", "compile=fast", "hydra.run.dir=shared"
+    )
     lock = tmp_path / "shared" / ".gamebench.lock"
     deadline = time.monotonic() + 120
     while not lock.exists() and time.monotonic() < deadline and first.poll() is None:

@@ -4,6 +4,8 @@ would keep its follower across steps."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,7 +38,7 @@ def test_rmd_is_the_maml_meta_gradient():
     state = solver.init(problem, jax.random.PRNGKey(2))
     state = state._replace(u=u, opt_state_u=optax.sgd(1.0).init(u))
     # the step draws its own batch from its key: give it the same one
-    new_state, info = solver.step(problem, state, jax.random.PRNGKey(1))
+    new_state, info = jax.jit(partial(solver.step, problem))(state, jax.random.PRNGKey(1))
     step_taken = jax.tree.map(lambda a, b: a - b, u, new_state.u)  # sgd(1.0): the gradient
 
     def maml_objective(u):
@@ -48,7 +50,7 @@ def test_rmd_is_the_maml_meta_gradient():
             losses.append(mse(adapted, xq, yq))
         return jnp.mean(jnp.stack(losses))
 
-    expected = jax.grad(maml_objective)(u)
+    expected = jax.jit(jax.grad(maml_objective))(u)
     np.testing.assert_allclose(
         ravel_pytree(step_taken)[0], ravel_pytree(expected)[0], rtol=2e-4, atol=1e-6
     )
@@ -78,7 +80,8 @@ def test_implicit_is_the_imaml_gradient_at_the_proximal_solution():
             v=jax.tree.map(lambda a: a.astype(jnp.float64), state.v),
             opt_state_u=optax.sgd(1.0).init(u),
         )
-        new_state, _ = solver.step(problem, state, jax.random.PRNGKey(4))
+        # one compiled program: run eagerly, each of the step's ops compiles a program of its own
+        new_state, _ = jax.jit(partial(solver.step, problem))(state, jax.random.PRNGKey(4))
         direction = ravel_pytree(jax.tree.map(lambda a, b: a - b, u, new_state.u))[0]
 
         phi = jax.tree.map(lambda a, d: a + d[0], u, new_state.v)
@@ -89,7 +92,7 @@ def test_implicit_is_the_imaml_gradient_at_the_proximal_solution():
         drift = jax.tree.map(lambda a, b: prox * (a - b), phi, u)
         residual = ravel_pytree(stationarity)[0] + ravel_pytree(drift)[0]
         assert float(jnp.linalg.norm(residual)) < 1e-6
-        hessian = jax.hessian(lambda x: mse(unravel(x), xs, ys))(flat_phi)
+        hessian = jax.jit(jax.hessian(lambda x: mse(unravel(x), xs, ys)))(flat_phi)
         grad_query = ravel_pytree(jax.grad(mse)(phi, xq, yq))[0]
         expected = prox * jnp.linalg.solve(hessian + prox * jnp.eye(len(flat_phi)), grad_query)
         np.testing.assert_allclose(direction, expected, rtol=1e-5, atol=1e-8)
@@ -98,14 +101,15 @@ def test_implicit_is_the_imaml_gradient_at_the_proximal_solution():
 def test_the_follower_restarts_at_zero_every_leader_step():
     problem = _small(tasks=2)
     solver = rmd(optax.adam(1e-3), 0.01, inner_steps=2)
+    step = jax.jit(partial(solver.step, problem))  # one program for the three steps below
     state = solver.init(problem, jax.random.PRNGKey(0))
-    state, _ = solver.step(problem, state, jax.random.PRNGKey(1))
+    state, _ = step(state, jax.random.PRNGKey(1))
     moved = state.v
     assert float(jnp.abs(ravel_pytree(moved)[0]).max()) > 0  # the inner loop moved it
     # from a state whose follower is far away, the next step still starts at delta = 0
     far = state._replace(v=jax.tree.map(lambda a: a + 5.0, moved))
-    one, _ = solver.step(problem, state, jax.random.PRNGKey(2))
-    two, _ = solver.step(problem, far, jax.random.PRNGKey(2))
+    one, _ = step(state, jax.random.PRNGKey(2))
+    two, _ = step(far, jax.random.PRNGKey(2))
     for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(two)):
         np.testing.assert_array_equal(a, b)
 

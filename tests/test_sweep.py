@@ -110,6 +110,7 @@ def test_kill_9_then_the_same_command_completes_every_job_once(tmp_path):
         "steps=2000",
         "log_every=1000",
         "plot=false",
+        "compile=fast",  # what is tested is the resume, not the numbers: compiled quickly
         "hydra.sweep.dir=sweep",
     ]
     sweep = tmp_path / "sweep"
@@ -131,7 +132,8 @@ def test_kill_9_then_the_same_command_completes_every_job_once(tmp_path):
     assert jobs.status.eq("ok").all() and len(jobs) == 16
 
 
-SHARDED = ["trials=2000", "steps=2000", "log_every=1000", "plot=false"]
+# split and whole runs compile alike, so the quick compile keeps the bitwise comparison exact
+SHARDED = ["trials=2000", "steps=2000", "log_every=1000", "plot=false", "compile=fast"]
 
 
 def test_trial_shards_merge_to_the_unsplit_run_bitwise(tmp_path):
@@ -291,7 +293,7 @@ def test_a_long_sweep_prints_progress_after_each_group_and_a_short_one_stays_qui
 def test_ctrl_c_stops_in_one_line_keeps_finished_jobs_and_the_same_command_resumes(tmp_path):
     # groups that run for seconds after their compile: the Ctrl-C lands while there is work left
     args = ["-m", "problem=seesaw,anti_saddle", "solver=gda,kbeam", "trials=2,4,8",
-            "steps=200000", "log_every=100000", "plot=false"]  # fmt: skip
+            "steps=200000", "log_every=100000", "plot=false", "compile=fast"]  # fmt: skip
     run = start_gamebench(tmp_path, *args, "hydra.sweep.dir=sweep")
     for line in run.stdout:  # interrupt once the sweep is planned and its first group runs
         if "sweep of 12 jobs" in line:
@@ -335,6 +337,7 @@ SEARCH = [
     "steps=4000",
     "log_every=2000",
     "plot=false",
+    "compile=fast",
     "hydra.sweep.dir=search",
 ]
 
